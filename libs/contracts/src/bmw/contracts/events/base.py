@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from decimal import Decimal
+from typing import Annotated, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 _REGISTRY: dict[str, type[EventData]] = {}
 
 
-class EventData(BaseModel):
-    """Data of one versioned event type. Never carries a name, contact detail, note or free text."""
+class WireModel(BaseModel):
+    """Base of every model that travels inside event data: immutable, unknown fields rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventData(WireModel):
+    """Data of one versioned event type. Never carries a name, contact detail, note or free text."""
 
     event_type: ClassVar[str]
     producer: ClassVar[str]
 
+
+def _two_places(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+#: A code from a catalogue (product, intervention): letters, digits, ``_ . -``, no spaces, so it
+#: cannot carry free text.
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+#: An exact decimal with at most two places. Travels as a JSON string with exactly two places
+#: (``1.5`` is sent as ``"1.50"``); a JSON number is accepted on input.
+Decimal2 = Annotated[
+    Decimal,
+    Field(max_digits=12, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(_two_places, return_type=str, when_used="json"),
+]
 
 E = TypeVar("E", bound=type[EventData])
 

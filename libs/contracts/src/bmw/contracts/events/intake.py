@@ -15,11 +15,11 @@ from bmw.contracts.taxonomy import Category, Channel, Urgency
 class ReferralReceived(EventData):
     """A referral (aanmelding) was received, whether or not a case opens from it."""
 
-    referral_id: uuid.UUID
-    channel: Channel
+    referral_id: uuid.UUID = Field(description="Id of the referral in intake.")
+    channel: Channel = Field(description="How the referral reached the provider.")
     org_unit_id: uuid.UUID = Field(description="Org unit of the employee at the client organisation.")
-    category: Category
-    urgency: Urgency
+    category: Category = Field(description="What the help request is about.")
+    urgency: Urgency = Field(description="How soon a social worker must make contact.")
     received_at: AwareDatetime = Field(description="When the referral was made (UTC).")
 
 
@@ -27,12 +27,12 @@ class ReferralReceived(EventData):
 class CaseOpened(EventData):
     """A case opened for a referred employee; scheduling books the intake from this."""
 
-    case_id: uuid.UUID
-    referral_id: uuid.UUID
+    case_id: uuid.UUID = Field(description="Id of the case in intake.")
+    referral_id: uuid.UUID = Field(description="The referral the case opened from.")
     client_ref: str = Field(description="Pseudonym of the employee; stable per person within intake.")
-    org_unit_id: uuid.UUID
-    category: Category
-    urgency: Urgency
+    org_unit_id: uuid.UUID = Field(description="Org unit of the employee at the client organisation.")
+    category: Category = Field(description="What the help request is about.")
+    urgency: Urgency = Field(description="How soon a social worker must make contact.")
     sla_deadline: AwareDatetime = Field(description="Latest moment of first contact under the SLA.")
     needed_specialism: str | None = Field(default=None, description="Specialism the worker needs, if any.")
     language: str = Field(default="nl", description="Language of the conversations (ISO 639-1).")
@@ -42,16 +42,19 @@ class CaseOpened(EventData):
 class CaseAssigned(EventData):
     """A social worker was assigned to a case."""
 
-    case_id: uuid.UUID
-    worker_id: uuid.UUID
+    case_id: uuid.UUID = Field(description="Id of the case in intake.")
+    worker_id: uuid.UUID = Field(description="The assigned social worker.")
 
 
 @event("intake.case.closed.v1")
 class CaseClosed(EventData):
     """A case was closed with an outcome."""
 
-    case_id: uuid.UUID
-    outcome: str = Field(pattern="^(resolved|referred_elsewhere|dropped_out|no_show)$")
+    case_id: uuid.UUID = Field(description="Id of the case in intake.")
+    outcome: str = Field(
+        pattern="^(resolved|referred_elsewhere|dropped_out|no_show)$",
+        description="How the case ended: resolved, referred_elsewhere, dropped_out or no_show.",
+    )
     duration_days: int = Field(ge=0, description="Days from opening to closing.")
 
 
@@ -59,14 +62,14 @@ class CaseClosed(EventData):
 class ConsentChanged(EventData):
     """A consent was given or withdrawn; the purpose says for what (e.g. anonymised_statistics)."""
 
-    client_ref: str
-    purpose: str
-    granted: bool
+    client_ref: str = Field(description="Pseudonym of the employee who gave or withdrew the consent.")
+    purpose: str = Field(description="Code of what the consent is for, e.g. anonymised_statistics.")
+    granted: bool = Field(description="True when given, false when withdrawn or expired.")
 
 
 @event("intake.client.erased.v1")
 class ClientErased(EventData):
     """The person behind client_ref exercised the right to erasure: every service forgets them."""
 
-    client_ref: str
-    erased_at: datetime | None = None
+    client_ref: str = Field(description="Pseudonym of the person every service must forget.")
+    erased_at: datetime | None = Field(default=None, description="When intake erased the person.")

@@ -1,0 +1,227 @@
+"""The app factory: wires one service from the kit's parts inside its lifespan.
+
+Nothing is built at import time. On start: database engine, Kafka broker (its own and consumed
+topics created with their partition count), consumers, outbox relay. On stop (SIGTERM): stop
+consuming, let in-flight work finish, flush the relay, close the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bmw.contracts.envelope import dlq_topic
+from bmw.servicekit.auth import TokenVerifier
+from bmw.servicekit.context import FlowContext, reset_flow, set_flow
+from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.errors import install_error_handlers
+from bmw.servicekit.health import health_router
+from bmw.servicekit.logs import configure_logging
+from bmw.servicekit.messaging import (
+    ConsumerGroup,
+    EventConsumer,
+    RetryPolicy,
+    ensure_topics,
+    kafka_dead_letter,
+    kafka_publisher,
+    subscribe,
+)
+from bmw.servicekit.outbox import OutboxRelay
+from bmw.servicekit.settings import Environment, ServiceSettings
+from bmw.servicekit.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service: its name, settings, routes and consumer groups."""
+
+    name: str
+    title: str
+    description: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    consumer_groups: Sequence[ConsumerGroup] = ()
+    version: str = "0.1.0"
+    openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a request or handler needs, built in the lifespan and kept on ``app.state``."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: KafkaBroker
+    relay: OutboxRelay
+    uow: UnitOfWorkFactory
+    verifier: TokenVerifier
+    consumers: list[EventConsumer]
+
+
+async def _database_ready(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=2)
+    return True
+
+
+def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
+    """Create (but do not start) the runtime of a service."""
+    settings = spec.settings
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessions = session_factory(engine)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"bmw-{spec.name}", logger=None)
+    relay = OutboxRelay(
+        sessions,
+        kafka_publisher(broker),
+        batch_size=settings.outbox_batch_size,
+        poll_seconds=settings.outbox_poll_seconds,
+    )
+    uow = UnitOfWorkFactory(sessions, on_commit=relay.notify)
+    retry = RetryPolicy(
+        max_attempts=settings.consumer_max_attempts,
+        backoff_seconds=settings.consumer_backoff_seconds,
+        backoff_max_seconds=settings.consumer_backoff_max_seconds,
+    )
+    consumers = [EventConsumer(group, uow, kafka_dead_letter(broker, group.name), retry) for group in spec.consumer_groups]
+    for consumer in consumers:
+        subscribe(broker, consumer)
+    verifier = TokenVerifier(
+        settings.jwt_public_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    return ServiceRuntime(settings, engine, sessions, broker, relay, uow, verifier, consumers)
+
+
+def topics_of(spec: ServiceSpec) -> list[str]:
+    """The service's own topic, the topics it consumes, and their dead-letter topics."""
+    topics = [spec.settings.topic]
+    for group in spec.consumer_groups:
+        topics.extend(group.topics)
+    return [t for topic in dict.fromkeys(topics) for t in (topic, dlq_topic(topic))]
+
+
+async def start_runtime(spec: ServiceSpec, runtime: ServiceRuntime, *, attempts: int = 60) -> None:
+    """Create topics and start the broker, retrying while the broker is not yet reachable."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await ensure_topics(
+                spec.settings.kafka_bootstrap_servers, topics_of(spec), partitions=spec.settings.topic_partitions
+            )
+            await runtime.broker.start()
+            break
+        except (OSError, ConnectionError, asyncio.TimeoutError) as error:
+            if attempt == attempts:
+                raise
+            logger.warning("broker not reachable (%s); retrying", type(error).__name__)
+            await asyncio.sleep(1)
+        except Exception as error:  # aiokafka raises its own KafkaConnectionError family
+            if attempt == attempts or "Connection" not in type(error).__name__:
+                raise
+            logger.warning("broker not reachable (%s); retrying", type(error).__name__)
+            await asyncio.sleep(1)
+    runtime.relay.start()
+
+
+async def stop_runtime(runtime: ServiceRuntime) -> None:
+    """Graceful shutdown: stop consuming, flush the relay, close broker and pool."""
+    await runtime.broker.stop()  # stops subscribers first, then the producer
+    await runtime.relay.stop(flush=False)
+    await runtime.engine.dispose()
+
+
+class FlowContextMiddleware:
+    """Reads correlation id and trace context from the request; answers with a request id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        request_id = uuid.uuid4().hex
+        correlation = headers.get("x-correlation-id") or request_id
+        token = set_flow(
+            FlowContext(
+                correlation_id=correlation[:128],
+                causation_id=f"request:{request_id}",
+                traceparent=headers.get("traceparent"),
+                request_id=request_id,
+            )
+        )
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation[:128].encode())]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_ids)
+        finally:
+            reset_flow(token)
+
+
+def create_service_app(
+    spec: ServiceSpec,
+    *,
+    on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The FastAPI app of one service; infrastructure lives and dies with its lifespan."""
+    configure_logging(spec.name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(spec)
+        app.state.runtime = runtime
+        await start_runtime(spec, runtime)
+        if on_started is not None:
+            await on_started(runtime)
+        logger.info("%s started", spec.name)
+        try:
+            yield
+        finally:
+            logger.info("%s stopping", spec.name)
+            await stop_runtime(runtime)
+
+    production = spec.settings.environment is Environment.PRODUCTION
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version=spec.version,
+        lifespan=lifespan,
+        openapi_tags=spec.openapi_tags or None,
+        docs_url=None if production else "/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(FlowContextMiddleware)
+    install_error_handlers(app)
+
+    async def database_check() -> bool:
+        return await _database_ready(app.state.runtime.engine)
+
+    async def broker_check() -> bool:
+        runtime: ServiceRuntime = app.state.runtime
+        return bool(await runtime.broker.ping(timeout=2))
+
+    app.include_router(health_router({"database": database_check, "broker": broker_check}))
+    for router in spec.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,55 @@
+"""The command line of one service process: ``python -m bmw.<service> serve|migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from fastapi import FastAPI
+
+from bmw.servicekit.migrations import upgrade
+
+
+def service_main(
+    name: str,
+    *,
+    app_factory: str,
+    migrations_package: str | None,
+    database_url: Callable[[], str] | None,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse the arguments and serve or migrate. ``app_factory`` is ``module:function``."""
+    parser = argparse.ArgumentParser(prog=f"python -m bmw.{name}", description=f"The BMW {name} service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the HTTP API and consume events")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    if migrations_package is not None:
+        commands.add_parser("migrate", help="bring the database schema to the newest revision")
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        assert migrations_package is not None and database_url is not None
+        upgrade(migrations_package, database_url())
+        print(f"{name}: database schema is up to date")
+        return 0
+
+    import uvicorn
+
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=15,
+    )
+    return 0
+
+
+def run(main: Callable[[], int]) -> None:
+    sys.exit(main())
+
+
+AppFactory = Callable[[], FastAPI]

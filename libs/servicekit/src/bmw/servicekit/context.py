@@ -1,0 +1,33 @@
+"""Request and message context carried through a flow: correlation, causation, trace, request id."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    """What ties an event to the request or event that caused it."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None
+    request_id: str | None = None
+
+
+_current: ContextVar[FlowContext] = ContextVar("bmw_flow_context", default=FlowContext())
+
+
+def current_flow() -> FlowContext:
+    """The flow context of the running request or message handler."""
+    return _current.get()
+
+
+def set_flow(context: FlowContext) -> object:
+    """Set the flow context; returns a token for reset_flow."""
+    return _current.set(context)
+
+
+def reset_flow(token: object) -> None:
+    _current.reset(token)  # type: ignore[arg-type]

@@ -1,0 +1,264 @@
+"""Kafka messaging on FastStream: the publisher the outbox relay uses, and consumers that apply
+each event exactly once (inbox), retry transient failures with backoff and dead-letter the rest.
+
+FastStream's Kafka acknowledgement policies do not give us what DESIGN §5 asks (ACK_FIRST is at
+most once; ACK and REJECT_ON_ERROR commit after a failure; NACK_ON_ERROR loops a poison message
+forever with no backoff), so subscribers run with ``AckPolicy.MANUAL`` and this module decides:
+the offset is committed only after the event is applied, skipped as a duplicate, or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from bmw.contracts.envelope import CloudEvent, EnvelopeError, dlq_topic
+from bmw.contracts.events.base import EventData, event_class
+from bmw.servicekit.context import FlowContext, reset_flow, set_flow
+from bmw.servicekit.inbox import claim
+from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+D = TypeVar("D", bound=EventData)
+Handler = Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]
+
+#: Errors that say "the infrastructure is not there right now", not "this message is bad": retried
+#: without counting towards the dead-letter limit, so an outage does not empty the topic into the DLQ.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConnectionError, OSError)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+@dataclass
+class ConsumerGroup:
+    """The handlers of one consumer group, keyed by event type. Types without a handler are skipped."""
+
+    name: str
+    topics: tuple[str, ...]
+    handlers: dict[str, tuple[type[EventData], Handler]] = field(default_factory=dict)
+
+    def on(self, event_model: type[D]) -> Callable[[Callable[[UnitOfWork, CloudEvent, D], Awaitable[None]]], Handler]:
+        """Register ``async def handler(uow, event, data)`` for one event type."""
+
+        def register(func: Callable[[UnitOfWork, CloudEvent, D], Awaitable[None]]) -> Handler:
+            self.handlers[event_model.event_type] = (event_model, func)
+            return func
+
+        return register
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: float = 0.2
+    backoff_max_seconds: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, capped."""
+        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+class Outcome:
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class EventConsumer:
+    """Applies the events of one consumer group; ``process`` is independent of Kafka for testing."""
+
+    def __init__(
+        self,
+        group: ConsumerGroup,
+        uow_factory: UnitOfWorkFactory,
+        dead_letter: Callable[[str, bytes | None, bytes, dict[str, str], str, int], Awaitable[None]],
+        retry: RetryPolicy,
+    ) -> None:
+        self.group = group
+        self._uow = uow_factory
+        self._dead_letter = dead_letter
+        self._retry = retry
+        self.counts: dict[str, int] = {}
+
+    async def process(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> str:
+        """Decode, then apply with retries; returns the outcome. Never raises for a bad message."""
+        text_headers = {name: raw.decode(errors="replace") for name, raw in headers}
+        try:
+            event = CloudEvent.from_kafka(headers, value)
+        except EnvelopeError as error:
+            return await self._to_dlq(topic, key, value, text_headers, f"undecodable: {error}", 1)
+        if event_class(event.type) is None:
+            return await self._to_dlq(topic, key, value, text_headers, f"unknown event type {event.type!r}", 1)
+        registered = self.group.handlers.get(event.type)
+        if registered is None:
+            return self._count(Outcome.IGNORED)
+        model, handler = registered
+        try:
+            data = model.model_validate(event.data)
+        except ValueError as error:
+            return await self._to_dlq(topic, key, value, text_headers, f"invalid data for {event.type}: {error}", 1)
+
+        token = set_flow(
+            FlowContext(
+                correlation_id=event.correlationid or str(event.id),
+                causation_id=str(event.id),
+                traceparent=event.traceparent,
+            )
+        )
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return self._count(await self._apply(event, data, handler))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - every failure is retried, then dead-lettered
+                    transient = is_transient(error)
+                    if not transient and attempt >= self._retry.max_attempts:
+                        logger.error(
+                            "group %s gives up on %s %s after %d attempts",
+                            self.group.name,
+                            event.type,
+                            event.id,
+                            attempt,
+                            exc_info=True,
+                        )
+                        reason = f"{type(error).__name__}: {error}"
+                        return await self._to_dlq(topic, key, value, text_headers, reason, attempt)
+                    delay = self._retry.delay(min(attempt, 16))
+                    logger.warning(
+                        "group %s failed on %s %s (attempt %d, %s); retrying in %.2fs",
+                        self.group.name,
+                        event.type,
+                        event.id,
+                        attempt,
+                        "transient" if transient else "error",
+                        delay,
+                        exc_info=not transient,
+                    )
+                    if transient:
+                        attempt -= 1  # an outage does not count towards the dead-letter limit
+                    await asyncio.sleep(delay)
+        finally:
+            reset_flow(token)
+
+    async def _apply(self, event: CloudEvent, data: EventData, handler: Handler) -> str:
+        async with self._uow(tenant_id=event.tenantid) as uow:
+            if not await claim(uow.session, self.group.name, event):
+                return Outcome.DUPLICATE
+            await handler(uow, event, data)
+            await uow.commit()
+        return Outcome.APPLIED
+
+    async def _to_dlq(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str], reason: str, attempts: int
+    ) -> str:
+        logger.error("dead-lettering a message of %s for group %s: %s", topic, self.group.name, reason)
+        await self._dead_letter(topic, key, value, headers, reason, attempts)
+        return self._count(Outcome.DEAD_LETTERED)
+
+    def _count(self, outcome: str) -> str:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        return outcome
+
+
+def kafka_publisher(broker: KafkaBroker) -> Callable[[Sequence[CloudEvent]], Awaitable[None]]:
+    """The outbox relay's publisher: send a batch pipelined, return when every send is acknowledged."""
+
+    async def publish(events: Sequence[CloudEvent]) -> None:
+        futures = [
+            await broker.publish(
+                event.kafka_value(),
+                event.topic,
+                key=event.kafka_key(),
+                headers=event.kafka_headers(),
+                no_confirm=True,
+            )
+            for event in events
+        ]
+        await asyncio.gather(*futures)
+
+    return publish
+
+
+def kafka_dead_letter(
+    broker: KafkaBroker, group: str
+) -> Callable[[str, bytes | None, bytes, dict[str, str], str, int], Awaitable[None]]:
+    """Publish a failed message to ``<topic>.dlq`` with the reason, the group and the attempt count."""
+
+    async def dead_letter(
+        topic: str, key: bytes | None, value: bytes, headers: dict[str, str], reason: str, attempts: int
+    ) -> None:
+        await broker.publish(
+            value,
+            dlq_topic(topic),
+            key=key,
+            headers={
+                **headers,
+                "x-bmw-error": reason[:2000],
+                "x-bmw-attempts": str(attempts),
+                "x-bmw-consumer-group": group,
+                "x-bmw-original-topic": topic,
+            },
+        )
+
+    return dead_letter
+
+
+def subscribe(broker: KafkaBroker, consumer: EventConsumer) -> None:
+    """Attach a consumer group to the broker with manual acknowledgement."""
+
+    @broker.subscriber(
+        *consumer.group.topics,
+        group_id=consumer.group.name,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{consumer.group.name}",
+        description=f"Consumer group {consumer.group.name}: "
+        + ", ".join(sorted(consumer.group.handlers)),
+    )
+    async def on_message(message: KafkaMessage) -> None:
+        record = message.raw_message
+        if isinstance(record, tuple):  # batch subscribers are not used; be explicit if one appears
+            raise TypeError("batch records are not supported by this subscriber")
+        await consumer.process(record.topic, record.key, record.value or b"", record.headers or ())
+        # Committed only now: the event was applied, skipped as a duplicate, or dead-lettered.
+        await message.ack()
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: int) -> None:
+    """Create topics with their partition count (Tansu auto-creates with 4 and cannot add more)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in dict.fromkeys(topics) if topic not in existing]
+        if not missing:
+            return
+        response = await admin.create_topics(
+            [NewTopic(name=topic, num_partitions=partitions, replication_factor=1) for topic in missing]
+        )
+        for topic, code, *_ in response.topic_errors:
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise RuntimeError(f"could not create topic {topic}: Kafka error code {code}")
+    finally:
+        await admin.close()

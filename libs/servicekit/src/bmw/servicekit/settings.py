@@ -1,0 +1,64 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class ServiceSettings(BaseSettings):
+    """Infrastructure settings of one service. Service-specific fields come in subclasses.
+
+    Shared variables (``KAFKA_BOOTSTRAP_SERVERS``, ``BMW_*``) have no prefix; the database URL is
+    per service (``INTAKE_DATABASE_URL``), so each service can move to its own server.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="service", description="Name used in logs, CloudEvents source, group ids.")
+    environment: Environment = Field(default=Environment.DEVELOPMENT, validation_alias=_env("BMW_ENVIRONMENT"))
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://bmw_intake@/bmw_intake?host=/run/pg",
+    )
+    database_pool_size: int = Field(default=10, ge=1)
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
+    topic_partitions: int = Field(default=12, ge=1, validation_alias=_env("BMW_KAFKA_TOPIC_PARTITIONS"))
+    jwt_public_key: str = Field(default="", validation_alias=_env("BMW_JWT_PUBLIC_KEY"))
+    jwt_issuer: str = Field(default="bmw-dev", validation_alias=_env("BMW_JWT_ISSUER"))
+    jwt_audience: str = Field(default="bmw", validation_alias=_env("BMW_JWT_AUDIENCE"))
+    jwt_leeway_seconds: int = Field(default=30, ge=0, validation_alias=_env("BMW_JWT_LEEWAY_SECONDS"))
+    outbox_batch_size: int = Field(default=200, ge=1, validation_alias=_env("BMW_OUTBOX_BATCH_SIZE"))
+    outbox_poll_seconds: float = Field(default=0.5, gt=0, validation_alias=_env("BMW_OUTBOX_POLL_SECONDS"))
+    consumer_max_attempts: int = Field(default=5, ge=1, validation_alias=_env("BMW_CONSUMER_MAX_ATTEMPTS"))
+    consumer_backoff_seconds: float = Field(default=0.2, ge=0, validation_alias=_env("BMW_CONSUMER_BACKOFF_SECONDS"))
+    consumer_backoff_max_seconds: float = Field(
+        default=10.0, ge=0, validation_alias=_env("BMW_CONSUMER_BACKOFF_MAX_SECONDS")
+    )
+    small_cell_k: int = Field(default=5, ge=5, validation_alias=_env("BMW_SMALL_CELL_K"))
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if not self.database_url:
+            raise ValueError(f"{self.service_name.upper()}_DATABASE_URL is not set")
+        if self.environment is Environment.PRODUCTION and not self.jwt_public_key:
+            raise ValueError("BMW_JWT_PUBLIC_KEY must be set in production")
+        return self
+
+    @property
+    def topic(self) -> str:
+        """The topic this service produces to."""
+        return f"bmw.{self.service_name}.events"

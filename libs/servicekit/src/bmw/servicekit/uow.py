@@ -1,0 +1,95 @@
+"""Unit of work: one database transaction holding state changes and the events that report them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bmw.contracts.envelope import CloudEvent
+from bmw.contracts.events.base import EventData
+from bmw.servicekit.context import current_flow
+from bmw.servicekit.db import set_tenant
+from bmw.servicekit.outbox import add_to_outbox
+
+
+class UnitOfWork:
+    """``async with uow: ...; await uow.commit()``: leaving without commit rolls everything back."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        tenant_id: uuid.UUID | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._tenant_id = tenant_id
+        self._on_commit = on_commit
+        self._session: AsyncSession | None = None
+        self._emitted: list[CloudEvent] = []
+        self.committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._session
+
+    @property
+    def emitted(self) -> list[CloudEvent]:
+        """Events added to the outbox in this unit of work."""
+        return list(self._emitted)
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        await self._session.begin()
+        if self._tenant_id is not None:
+            await set_tenant(self._session, self._tenant_id)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        try:
+            if not self.committed:
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def emit(self, payload: EventData, *, tenant_id: uuid.UUID, subject: str | None = None) -> CloudEvent:
+        """Add an event to the outbox of this transaction, carrying the current flow's context."""
+        flow = current_flow()
+        event = CloudEvent.create(
+            payload,
+            tenant_id=tenant_id,
+            subject=subject,
+            correlation_id=flow.correlation_id,
+            causation_id=flow.causation_id,
+            traceparent=flow.traceparent,
+        )
+        await add_to_outbox(self.session, event)
+        self._emitted.append(event)
+        return event
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self.committed = True
+        if self._emitted and self._on_commit is not None:
+            self._on_commit()
+
+
+class UnitOfWorkFactory:
+    """Builds units of work bound to one service's database and relay."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_commit: Callable[[], None] | None = None) -> None:
+        self.sessions = sessions
+        self._on_commit = on_commit
+
+    def __call__(self, *, tenant_id: uuid.UUID | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessions, tenant_id=tenant_id, on_commit=self._on_commit)
