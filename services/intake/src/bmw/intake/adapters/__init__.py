@@ -1,0 +1,1 @@
+"""Intake adapters: tables and repositories."""

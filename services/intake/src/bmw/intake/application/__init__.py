@@ -1,0 +1,1 @@
+"""Intake use cases; the only place that commits."""

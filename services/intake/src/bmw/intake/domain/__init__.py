@@ -1,0 +1,1 @@
+"""Intake domain: referrals, cases and their rules. Pure Python, no infrastructure."""

@@ -1,0 +1,143 @@
+"""Referrals (aanmeldingen) and the cases they open."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
+from bmw.intake.domain.sla import sla_deadline
+
+
+class ReferralStatus(StrEnum):
+    AWAITING_CONSENT = "awaiting_consent"
+    CASE_OPENED = "case_opened"
+
+
+class CaseStatus(StrEnum):
+    REGISTERED = "registered"
+    TRIAGED = "triaged"
+    INTAKE_SCHEDULED = "intake_scheduled"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+class ChannelNotAllowed(ValueError):
+    """The caller's role may not refer through this channel."""
+
+
+#: Which channels each role may use. An employee refers themselves; a client contact refers as the
+#: manager, HR or the company doctor; an integration only through the integration channel.
+CHANNELS_BY_ROLE: dict[Role, frozenset[Channel]] = {
+    Role.EMPLOYEE: frozenset({Channel.SELF}),
+    Role.CLIENT_CONTACT: frozenset({Channel.MANAGER, Channel.HR, Channel.COMPANY_DOCTOR}),
+    Role.INTEGRATION: frozenset({Channel.INTEGRATION}),
+    Role.SOCIAL_WORKER: frozenset(Channel),
+    Role.PROVIDER_ADMIN: frozenset(Channel),
+}
+
+#: The specialism a worker needs for a category, where one is needed.
+SPECIALISM_BY_CATEGORY: dict[Category, str] = {
+    Category.BURNOUT_RISK: "burnout",
+    Category.DISMISSAL: "employment_law",
+    Category.UNDESIRABLE_BEHAVIOUR: "confidential_advisor",
+    Category.ADDICTION: "addiction",
+    Category.FINANCES: "debt_counselling",
+    Category.GRIEF: "grief",
+}
+
+
+def allowed_channels(roles: frozenset[Role]) -> frozenset[Channel]:
+    allowed: set[Channel] = set()
+    for role in roles:
+        allowed |= CHANNELS_BY_ROLE.get(role, frozenset())
+    return frozenset(allowed)
+
+
+def new_client_ref() -> str:
+    """A pseudonym for a person: random, so it cannot be reversed to the person outside intake."""
+    return "c_" + secrets.token_urlsafe(16)
+
+
+@dataclass
+class Case:
+    id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: str
+    status: CaseStatus
+    sla_deadline: datetime
+    needed_specialism: str | None
+    language: str
+    opened_at: datetime
+
+
+@dataclass
+class Referral:
+    """A referral. By anyone but the employee, it needs the employee's consent before a case opens."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    org_unit_id: uuid.UUID
+    category: Category
+    urgency: Urgency
+    channel: Channel
+    language: str
+    received_at: datetime
+    referred_by: str
+    employee_consented: bool
+    status: ReferralStatus = ReferralStatus.AWAITING_CONSENT
+    case: Case | None = field(default=None)
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        tenant_id: uuid.UUID,
+        org_unit_id: uuid.UUID,
+        category: Category,
+        urgency: Urgency,
+        channel: Channel,
+        language: str,
+        referred_by: str,
+        referrer_roles: frozenset[Role],
+        employee_consented: bool,
+        received_at: datetime,
+    ) -> Referral:
+        if channel not in allowed_channels(referrer_roles):
+            raise ChannelNotAllowed(f"channel {channel.value!r} is not open to the caller's role")
+        return cls(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            org_unit_id=org_unit_id,
+            category=category,
+            urgency=urgency,
+            channel=channel,
+            language=language,
+            received_at=received_at,
+            referred_by=referred_by,
+            # A self-referral is the employee's own act; anyone else's needs their consent.
+            employee_consented=employee_consented or channel is Channel.SELF,
+        )
+
+    @property
+    def may_open_case(self) -> bool:
+        return self.employee_consented and self.case is None
+
+    def open_case(self, client_ref: str) -> Case:
+        if not self.may_open_case:
+            raise ValueError("a case opens only once, and only with the employee's consent")
+        self.case = Case(
+            id=uuid.uuid4(),
+            referral_id=self.id,
+            client_ref=client_ref,
+            status=CaseStatus.REGISTERED,
+            sla_deadline=sla_deadline(self.received_at, self.urgency),
+            needed_specialism=SPECIALISM_BY_CATEGORY.get(self.category),
+            language=self.language,
+            opened_at=self.received_at,
+        )
+        self.status = ReferralStatus.CASE_OPENED
+        return self.case

@@ -1,0 +1,1 @@
+"""Intake entrypoints: HTTP routes and event consumers."""

@@ -1,0 +1,25 @@
+"""Composition root of the scheduling service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bmw.scheduling.entrypoints.consumers import consumer_groups
+from bmw.scheduling.entrypoints.http import router
+from bmw.scheduling.settings import SchedulingSettings, get_settings
+from bmw.servicekit.app import ServiceSpec, create_service_app
+
+
+def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
+    """The scheduling app; infrastructure is built in its lifespan."""
+    return create_service_app(
+        ServiceSpec(
+            name="scheduling",
+            title="BMW scheduling",
+            description="The time of people: social workers' availability, appointments, workshops and "
+            "secondments; books intakes within the SLA.",
+            settings=settings or get_settings(),
+            routers=[router],
+            consumer_groups=consumer_groups(),
+        )
+    )

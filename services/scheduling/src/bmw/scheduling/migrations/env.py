@@ -1,0 +1,8 @@
+"""Alembic environment of the scheduling service."""
+
+from bmw.scheduling.adapters.tables import METADATA
+from bmw.servicekit.migrations import run_env
+from bmw.servicekit.tables import MESSAGING_METADATA
+from bmw.servicekit.tenants import TENANT_METADATA
+
+run_env([METADATA, MESSAGING_METADATA, TENANT_METADATA])

@@ -1,0 +1,1 @@
+"""Signals use cases."""

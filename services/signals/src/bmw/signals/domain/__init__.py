@@ -1,0 +1,1 @@
+"""Signals domain: anonymised aggregates and disclosure control. Pure Python."""
