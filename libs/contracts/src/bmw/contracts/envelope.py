@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-
 from bmw.contracts.events.base import EventData, event_class
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
@@ -140,11 +139,13 @@ class CloudEvent(BaseModel):
         if not isinstance(data, dict):
             raise EnvelopeError("record value must be a JSON object")
         try:
-            return cls(
-                **{name: text[f"ce_{name}"] for name in _HEADER_ATTRIBUTES if f"ce_{name}" in text},
-                traceparent=text.get("traceparent"),
-                datacontenttype=text.get("content-type", CONTENT_TYPE),
-                data=data,
+            return cls.model_validate(
+                {
+                    **{name: text[f"ce_{name}"] for name in _HEADER_ATTRIBUTES if f"ce_{name}" in text},
+                    "traceparent": text.get("traceparent"),
+                    "datacontenttype": text.get("content-type", CONTENT_TYPE),
+                    "data": data,
+                }
             )
         except ValidationError as exc:
             raise EnvelopeError(f"invalid CloudEvents attributes: {exc}") from exc

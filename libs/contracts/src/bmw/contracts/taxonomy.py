@@ -89,9 +89,7 @@ class Role(StrEnum):
     INTEGRATION = "integration"
 
 
-TENANT_BOUND_ROLES: frozenset[Role] = frozenset(
-    {Role.CLIENT_CONTACT, Role.EMPLOYEE, Role.INTEGRATION}
-)
+TENANT_BOUND_ROLES: frozenset[Role] = frozenset({Role.CLIENT_CONTACT, Role.EMPLOYEE, Role.INTEGRATION})
 
 
 # -- scheduling -------------------------------------------------------------------------------

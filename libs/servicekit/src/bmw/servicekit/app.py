@@ -15,12 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from faststream.kafka import KafkaBroker
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from bmw.contracts.envelope import dlq_topic
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
@@ -40,6 +34,11 @@ from bmw.servicekit.messaging import (
 from bmw.servicekit.outbox import OutboxRelay
 from bmw.servicekit.settings import Environment, ServiceSettings
 from bmw.servicekit.uow import UnitOfWorkFactory
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +95,9 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
         backoff_seconds=settings.consumer_backoff_seconds,
         backoff_max_seconds=settings.consumer_backoff_max_seconds,
     )
-    consumers = [EventConsumer(group, uow, kafka_dead_letter(broker, group.name), retry) for group in spec.consumer_groups]
+    consumers = [
+        EventConsumer(group, uow, kafka_dead_letter(broker, group.name), retry) for group in spec.consumer_groups
+    ]
     for consumer in consumers:
         subscribe(broker, consumer)
     verifier = TokenVerifier(
@@ -125,7 +126,7 @@ async def start_runtime(spec: ServiceSpec, runtime: ServiceRuntime, *, attempts:
             )
             await runtime.broker.start()
             break
-        except (OSError, ConnectionError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError, ConnectionError) as error:
             if attempt == attempts:
                 raise
             logger.warning("broker not reachable (%s); retrying", type(error).__name__)

@@ -6,9 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from fastapi import FastAPI
-
 from bmw.servicekit.migrations import upgrade
+from fastapi import FastAPI
 
 
 def service_main(
@@ -30,7 +29,8 @@ def service_main(
     args = parser.parse_args(argv)
 
     if args.command == "migrate":
-        assert migrations_package is not None and database_url is not None
+        if migrations_package is None or database_url is None:
+            parser.error(f"{name} has no database to migrate")
         upgrade(migrations_package, database_url())
         print(f"{name}: database schema is up to date")
         return 0

@@ -16,7 +16,7 @@ class FlowContext:
     request_id: str | None = None
 
 
-_current: ContextVar[FlowContext] = ContextVar("bmw_flow_context", default=FlowContext())
+_current: ContextVar[FlowContext] = ContextVar("bmw_flow_context", default=FlowContext())  # noqa: B039 - frozen, immutable
 
 
 def current_flow() -> FlowContext:

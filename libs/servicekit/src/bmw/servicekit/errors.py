@@ -11,14 +11,13 @@ import logging
 import uuid
 from typing import Any
 
+from bmw.servicekit.context import current_flow
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from bmw.servicekit.context import current_flow
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +131,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [FieldError(path=_field_path(err.get("loc", ())), message=str(err.get("msg", ""))) for err in exc.errors()]
+        fields = [
+            FieldError(path=_field_path(err.get("loc", ())), message=str(err.get("msg", ""))) for err in exc.errors()
+        ]
         names = ", ".join(f.path for f in fields)
         return error_response(422, "validation_failed", f"invalid input: {names}", fields=fields)
 

@@ -3,11 +3,10 @@ its effects, so a redelivered event is recognised and skipped."""
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bmw.contracts.envelope import CloudEvent
 from bmw.servicekit.tables import INBOX
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def claim(session: AsyncSession, consumer_group: str, event: CloudEvent) -> bool:

@@ -18,16 +18,15 @@ from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
 from bmw.contracts.envelope import CloudEvent, EnvelopeError, dlq_topic
 from bmw.contracts.events.base import EventData, event_class
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.inbox import claim
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class EventConsumer:
                     return self._count(await self._apply(event, data, handler))
                 except asyncio.CancelledError:
                     raise
-                except Exception as error:  # noqa: BLE001 - every failure is retried, then dead-lettered
+                except Exception as error:
                     transient = is_transient(error)
                     if not transient and attempt >= self._retry.max_attempts:
                         logger.error(
@@ -233,8 +232,7 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer) -> None:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         title=f"{consumer.group.name}",
-        description=f"Consumer group {consumer.group.name}: "
-        + ", ".join(sorted(consumer.group.handlers)),
+        description=f"Consumer group {consumer.group.name}: " + ", ".join(sorted(consumer.group.handlers)),
     )
     async def on_message(message: KafkaMessage) -> None:
         record = message.raw_message

@@ -9,24 +9,21 @@ above the last one published": sequence values commit out of order and such rows
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bmw.contracts.envelope import CloudEvent
 from bmw.servicekit.tables import OUTBOX
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 logger = logging.getLogger(__name__)
 
 
-class Publisher(Protocol):
-    """Sends one CloudEvent to Kafka and returns when the broker has acknowledged it."""
-
-    async def __call__(self, events: Sequence[CloudEvent]) -> None: ...
+#: Sends a batch of CloudEvents to Kafka and returns when the broker has acknowledged every one.
+Publisher = Callable[[Sequence[CloudEvent]], Awaitable[None]]
 
 
 async def add_to_outbox(session: AsyncSession, event: CloudEvent) -> None:
@@ -120,10 +117,8 @@ class OutboxRelay:
             except Exception:  # broker or database down: keep the rows, try again with backoff
                 logger.warning("outbox relay could not publish; retrying in %.1fs", backoff, exc_info=True)
                 backoff = min(backoff * 2, 10.0)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     def start(self) -> None:

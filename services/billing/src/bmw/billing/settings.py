@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic_settings import SettingsConfigDict
-
 from bmw.servicekit.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class BillingSettings(ServiceSettings):

@@ -1,7 +1,7 @@
 """``python -m bmw.signals serve|migrate``."""
 
-from bmw.signals.settings import get_settings
 from bmw.servicekit.cli import run, service_main
+from bmw.signals.settings import get_settings
 
 
 def main() -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, PlainSerializer
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _REGISTRY: dict[str, type[EventData]] = {}
 
@@ -28,6 +31,17 @@ def _two_places(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
+class _DecimalStringPattern:
+    """Documents in the JSON Schema the string form a Decimal2 travels in."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        for branch in schema.get("anyOf", []):
+            if branch.get("type") == "string":
+                branch["pattern"] = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
+        return schema
+
+
 #: A code from a catalogue (product, intervention): letters, digits, ``_ . -``, no spaces, so it
 #: cannot carry free text.
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
@@ -38,6 +52,7 @@ Decimal2 = Annotated[
     Decimal,
     Field(max_digits=12, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(_two_places, return_type=str, when_used="json"),
+    _DecimalStringPattern(),
 ]
 
 E = TypeVar("E", bound=type[EventData])
@@ -74,5 +89,4 @@ def all_event_types() -> dict[str, type[EventData]]:
 
 def _load_catalogue() -> None:
     # Importing the catalogue registers every type; done lazily to avoid an import cycle.
-    import bmw.contracts.events  # noqa: F401
-
+    importlib.import_module(__package__ or "bmw.contracts.events")

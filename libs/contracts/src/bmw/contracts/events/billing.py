@@ -9,10 +9,9 @@ import datetime as dt
 import uuid
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
-
 from bmw.contracts.events.base import Code, Decimal2, EventData, WireModel, event
 from bmw.contracts.taxonomy import ProductKind, VatRate
+from pydantic import AwareDatetime, Field, model_validator
 
 # -- client organisations -----------------------------------------------------------------------
 
@@ -137,7 +136,7 @@ class InvoiceIssued(EventData):
     vat_cents: int = Field(description="Total VAT in euro cents; negative for a credit note.")
     gross_cents: int = Field(description="Total including VAT in euro cents; net plus VAT.")
     currency: Literal["EUR"] = Field(default="EUR", description="Currency of every amount.")
-    credit_note_for: uuid.UUID | None = Field(
+    corrects_invoice_id: uuid.UUID | None = Field(
         default=None, description="For a credit note, the invoice it corrects; none for an invoice."
     )
 
@@ -146,8 +145,8 @@ class InvoiceIssued(EventData):
         if self.gross_cents != self.net_cents + self.vat_cents:
             raise ValueError("gross_cents must equal net_cents + vat_cents")
         amounts = (self.net_cents, self.vat_cents, self.gross_cents)
-        if self.credit_note_for is None and any(a < 0 for a in amounts):
+        if self.corrects_invoice_id is None and any(a < 0 for a in amounts):
             raise ValueError("an invoice has no negative totals; correct it with a credit note")
-        if self.credit_note_for is not None and any(a > 0 for a in amounts):
+        if self.corrects_invoice_id is not None and any(a > 0 for a in amounts):
             raise ValueError("a credit note has no positive totals")
         return self

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field
-
 from bmw.contracts.events.base import EventData, event
 from bmw.contracts.taxonomy import Category, Channel, Urgency
+from pydantic import AwareDatetime, Field
 
 
 @event("intake.referral.received.v1")
@@ -19,7 +18,7 @@ class ReferralReceived(EventData):
     channel: Channel = Field(description="How the referral reached the provider.")
     org_unit_id: uuid.UUID = Field(description="Org unit of the employee at the client organisation.")
     category: Category = Field(description="What the help request is about.")
-    urgency: Urgency = Field(description="How soon a social worker must make contact.")
+    urgency: Urgency = Field(description="How soon a social worker must make contact; sets the SLA deadline.")
     received_at: AwareDatetime = Field(description="When the referral was made (UTC).")
 
 
@@ -32,7 +31,7 @@ class CaseOpened(EventData):
     client_ref: str = Field(description="Pseudonym of the employee; stable per person within intake.")
     org_unit_id: uuid.UUID = Field(description="Org unit of the employee at the client organisation.")
     category: Category = Field(description="What the help request is about.")
-    urgency: Urgency = Field(description="How soon a social worker must make contact.")
+    urgency: Urgency = Field(description="How soon a social worker must make contact; sets the SLA deadline.")
     sla_deadline: AwareDatetime = Field(description="Latest moment of first contact under the SLA.")
     needed_specialism: str | None = Field(default=None, description="Specialism the worker needs, if any.")
     language: str = Field(default="nl", description="Language of the conversations (ISO 639-1).")

@@ -6,9 +6,6 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
 from bmw.billing.application.organisations import (
     CreateContract,
     Organisation,
@@ -22,6 +19,8 @@ from bmw.billing.application.organisations import (
 from bmw.contracts.events.billing import ContractProduct, OrgUnit
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import ERROR_RESPONSES
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 router = APIRouter()
 
@@ -171,7 +170,9 @@ async def create_org_unit(
     tags=["contracts"],
     responses=_errors(401, 403, 422),
 )
-async def create_contract_route(body: ContractCreate, principal: CurrentPrincipal, uow: UowFactoryDep) -> ContractCreated:
+async def create_contract_route(
+    body: ContractCreate, principal: CurrentPrincipal, uow: UowFactoryDep
+) -> ContractCreated:
     """Record a contract (provider admins)."""
     contract_id = await create_contract(
         CreateContract(

@@ -7,7 +7,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
-
 from bmw.contracts.taxonomy import SlaTerm, Urgency
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

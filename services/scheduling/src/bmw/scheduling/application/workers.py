@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.taxonomy import Role
 from bmw.scheduling.adapters.tables import PENDING_INTAKES, WORKERS
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,9 @@ async def add_worker(
     uow: UnitOfWorkFactory,
 ) -> Worker:
     principal.require_role(Role.PROVIDER_ADMIN)
-    worker = Worker(uuid.uuid4(), name, sorted(set(specialisms)), sorted(set(languages)), list(dict.fromkeys(tenant_ids)))
+    worker = Worker(
+        uuid.uuid4(), name, sorted(set(specialisms)), sorted(set(languages)), list(dict.fromkeys(tenant_ids))
+    )
     async with uow() as work:
         await work.session.execute(
             insert(WORKERS).values(

@@ -1,0 +1,117 @@
+"""The gateway's composition root: ``create_app`` builds the FastAPI app; its lifespan the HTTP client.
+
+The schema, with its validation rules, is built once here; the shared ``httpx.AsyncClient`` (pool,
+timeouts) lives exactly as long as the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from bmw.gateway.context import GatewayRuntime, get_context
+from bmw.gateway.graphql_http import GraphQLHTTPRouter
+from bmw.gateway.schema import Protection, build_schema
+from bmw.gateway.settings import GatewaySettings, get_settings
+from bmw.servicekit.app import FlowContextMiddleware
+from bmw.servicekit.auth import TokenVerifier
+from bmw.servicekit.errors import install_error_handlers
+from bmw.servicekit.health import Check, health_router
+from bmw.servicekit.logs import configure_logging
+
+logger = logging.getLogger(__name__)
+
+#: Longest wait for a service's ``/readyz`` during the gateway's own readiness check.
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+def _readiness_check(app: FastAPI, service: str, base_url: str) -> Check:
+    async def check() -> bool:
+        runtime: GatewayRuntime = app.state.runtime
+        response = await runtime.http.get(f"{base_url}/readyz", timeout=READINESS_TIMEOUT_SECONDS)
+        if response.status_code != 200:
+            logger.warning("%s not ready: HTTP %s", service, response.status_code)
+        return response.status_code == 200
+
+    return check
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The gateway app. ``transport`` replaces the network for the service calls (tests)."""
+    settings = settings or get_settings()
+    configure_logging("gateway")
+    # One line per service call would drown the log; failures are logged by the clients.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    schema = build_schema(
+        Protection(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            introspection=settings.introspection_enabled,
+        )
+    )
+    verifier = TokenVerifier(
+        settings.jwt_public_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    service_urls = settings.service_urls()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(
+            settings.request_timeout_seconds, connect=settings.connect_timeout_seconds
+        )
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        )
+        async with httpx.AsyncClient(
+            transport=transport, timeout=timeout, limits=limits, follow_redirects=False
+        ) as http:
+            app.state.runtime = GatewayRuntime(
+                settings=settings, verifier=verifier, http=http, service_urls=service_urls
+            )
+            logger.info("gateway started")
+            yield
+            logger.info("gateway stopping")
+
+    app = FastAPI(
+        title="BMW gateway",
+        description="One GraphQL API over the BMW services, at /graphql.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None if settings.production else "/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(FlowContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(
+        health_router(
+            {
+                service: _readiness_check(app, service, url)
+                for service, url in service_urls.items()
+            }
+        )
+    )
+    app.include_router(
+        GraphQLHTTPRouter(
+            schema,
+            path="/graphql",
+            context_getter=get_context,
+            graphql_ide=None if settings.production else "graphiql",
+            allow_queries_via_get=True,
+            # No subscriptions yet; a WebSocket handshake is refused.
+            subscription_protocols=(),
+        )
+    )
+    return app

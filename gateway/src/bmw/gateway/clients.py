@@ -1,0 +1,238 @@
+"""HTTP clients of the services the gateway resolves through.
+
+One ``httpx.AsyncClient`` (connection pool, timeouts) lives for the app's lifespan; each request
+gets light client objects over it that forward the caller's ``Authorization`` header and the
+flow's ``x-correlation-id`` and ``traceparent``. The services re-check authorisation themselves.
+
+A service's refusal comes back as the servicekit error it raised (``InvalidInput`` with its
+field paths, ``Forbidden``, ...); a service that cannot be reached, times out or answers 503
+becomes ``ServiceUnavailable``. Anything else is an internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bmw.contracts.taxonomy import Category, Channel, Urgency
+from bmw.servicekit.context import current_flow
+from bmw.servicekit.errors import (
+    Conflict,
+    DomainError,
+    ErrorBody,
+    ErrorResponse,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
+
+logger = logging.getLogger(__name__)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+_REFUSALS: dict[int, type[DomainError]] = {
+    400: InvalidInput,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidInput,
+}
+#: Statuses that mean "not now": the service (or a proxy in front of it) is unavailable.
+_UNAVAILABLE = frozenset({502, 503, 504})
+
+
+class UpstreamError(Exception):
+    """A service answered in a way the gateway cannot explain to the caller (e.g. a 500)."""
+
+
+def forwarded_headers(authorization: str | None) -> dict[str, str]:
+    """The caller's identity and the flow's correlation and trace context, for a service call."""
+    flow = current_flow()
+    headers: dict[str, str] = {}
+    if authorization:
+        headers["authorization"] = authorization
+    if flow.correlation_id:
+        headers["x-correlation-id"] = flow.correlation_id
+    if flow.traceparent:
+        headers["traceparent"] = flow.traceparent
+    return headers
+
+
+class ServiceClient:
+    """Calls one service's HTTP API on behalf of one GraphQL request."""
+
+    def __init__(
+        self, name: str, http: httpx.AsyncClient, base_url: str, headers: Mapping[str, str]
+    ) -> None:
+        self.name = name
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one request; return a 2xx response or raise the service's refusal."""
+        try:
+            response = await self._http.request(
+                method,
+                f"{self._base_url}{path}",
+                params=params,
+                json=json,
+                headers=self._headers,
+            )
+        except httpx.TransportError as error:
+            # Connect failures, timeouts, broken connections: the caller may retry later.
+            logger.warning("%s unreachable: %s", self.name, type(error).__name__)
+            raise ServiceUnavailable(f"the {self.name} service is unavailable; retry shortly") from error
+        if response.is_success:
+            return response
+        raise self._refusal(response)
+
+    def _refusal(self, response: httpx.Response) -> Exception:
+        body = _error_body(response)
+        request_id = body.request_id if body else None
+        if response.status_code in _UNAVAILABLE:
+            logger.warning(
+                "%s unavailable: HTTP %s (request %s)", self.name, response.status_code, request_id
+            )
+            return ServiceUnavailable(
+                f"the {self.name} service is unavailable; retry shortly", request_id=request_id
+            )
+        kind = _REFUSALS.get(response.status_code)
+        if kind is None or body is None:
+            logger.error(
+                "%s answered HTTP %s (request %s)", self.name, response.status_code, request_id
+            )
+            return UpstreamError(f"{self.name} answered HTTP {response.status_code}")
+        return kind(body.message, fields=list(body.fields), request_id=request_id)
+
+    @staticmethod
+    def parse(model: type[Model], response: httpx.Response) -> Model:
+        """The response body as ``model``; a body of another shape is an internal error."""
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as error:
+            raise UpstreamError(f"unexpected response body: {error.error_count()} problem(s)") from error
+
+
+def _error_body(response: httpx.Response) -> ErrorBody | None:
+    try:
+        return ErrorResponse.model_validate_json(response.content).error
+    except ValidationError:
+        return None
+
+
+# -- intake -------------------------------------------------------------------------------------
+
+
+class ReferralStatus(StrEnum):
+    """Where a referral stands."""
+
+    CASE_OPENED = "case_opened"
+    AWAITING_CONSENT = "awaiting_consent"
+
+
+class EmployeeContactBody(BaseModel):
+    """Contact details of the referred employee (they stay in intake)."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class ReferralCreateBody(BaseModel):
+    """Body of ``POST /referrals``."""
+
+    tenant_id: uuid.UUID
+    org_unit_id: uuid.UUID
+    category: Category
+    urgency: Urgency
+    channel: Channel
+    employee: EmployeeContactBody
+    employee_consented: bool
+    language: str
+
+
+class ReferralBody(BaseModel):
+    """A referral as intake returns it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    org_unit_id: uuid.UUID
+    category: Category
+    urgency: Urgency
+    channel: Channel
+    status: ReferralStatus
+    case_id: uuid.UUID | None = None
+    received_at: datetime
+
+
+class IntakeClient(ServiceClient):
+    """Intake: referrals and cases."""
+
+    async def submit_referral(self, referral: ReferralCreateBody) -> ReferralBody:
+        """``POST /referrals``."""
+        response = await self.request("POST", "/referrals", json=referral.model_dump(mode="json"))
+        return self.parse(ReferralBody, response)
+
+
+# -- signals ------------------------------------------------------------------------------------
+
+
+class TrendCellBody(BaseModel):
+    """Referrals of one org unit in one category."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    org_unit_id: uuid.UUID
+    org_unit_name: str | None = None
+    category: Category
+    count: int | None
+    suppressed: bool
+
+
+class TrendReportBody(BaseModel):
+    """Anonymised referral counts of one client organisation."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    tenant_id: uuid.UUID
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    k: int
+    cells: list[TrendCellBody]
+
+
+class SignalsClient(ServiceClient):
+    """Signals: trends, signals and opportunities."""
+
+    async def trends(self, *, tenant_id: uuid.UUID, period_from: date, period_to: date) -> TrendReportBody:
+        """``GET /trends``."""
+        response = await self.request(
+            "GET",
+            "/trends",
+            params={
+                "tenant_id": str(tenant_id),
+                "from": period_from.isoformat(),
+                "to": period_to.isoformat(),
+            },
+        )
+        return self.parse(TrendReportBody, response)

@@ -1,0 +1,81 @@
+"""The runtime built in the lifespan, and the typed context built for each GraphQL request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Request
+
+from bmw.gateway.clients import IntakeClient, SignalsClient, forwarded_headers
+from bmw.gateway.settings import GatewaySettings
+from bmw.servicekit.auth import Principal, TokenVerifier, bearer_token
+from bmw.servicekit.errors import Unauthorized
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info
+
+
+@dataclass(frozen=True)
+class GatewayRuntime:
+    """What lives as long as the app: settings, token verifier, the shared HTTP client."""
+
+    settings: GatewaySettings
+    verifier: TokenVerifier
+    http: httpx.AsyncClient
+    #: Base URL per service name, from the settings.
+    service_urls: Mapping[str, str]
+
+
+class GatewayContext(BaseContext):
+    """Per request: the verified caller (if any) and clients that act on their behalf."""
+
+    def __init__(
+        self,
+        *,
+        principal: Principal | None,
+        authentication_error: str | None,
+        intake: IntakeClient,
+        signals: SignalsClient,
+    ) -> None:
+        super().__init__()
+        self.principal = principal
+        #: Why there is no principal: ``missing bearer token`` or ``invalid or expired token``.
+        self.authentication_error = authentication_error
+        self.intake = intake
+        self.signals = signals
+
+    @property
+    def caller(self) -> Principal:
+        """The verified caller; only for fields guarded by ``IsAuthenticated``."""
+        if self.principal is None:
+            raise RuntimeError("no principal: guard the field with IsAuthenticated")
+        return self.principal
+
+
+#: What resolvers and permissions receive as ``info``.
+GatewayInfo = Info[GatewayContext, None]
+
+
+def build_context(runtime: GatewayRuntime, authorization: str | None) -> GatewayContext:
+    """Verify the bearer token (if any) and prepare the service clients for one request."""
+    principal: Principal | None = None
+    authentication_error: str | None = None
+    try:
+        principal = runtime.verifier.verify(bearer_token(authorization))
+    except Unauthorized as error:
+        authentication_error = error.message
+    headers = forwarded_headers(authorization)
+    urls = runtime.service_urls
+    return GatewayContext(
+        principal=principal,
+        authentication_error=authentication_error,
+        intake=IntakeClient("intake", runtime.http, urls["intake"], headers),
+        signals=SignalsClient("signals", runtime.http, urls["signals"], headers),
+    )
+
+
+async def get_context(request: Request) -> GatewayContext:
+    """FastAPI dependency: the GraphQL context of this request."""
+    runtime: GatewayRuntime = request.app.state.runtime
+    return build_context(runtime, request.headers.get("authorization"))

@@ -1,0 +1,1 @@
+"""Who is calling: authentication and the caller's own identity."""

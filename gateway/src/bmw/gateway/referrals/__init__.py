@@ -1,0 +1,1 @@
+"""Referrals (aanmeldingen), resolved through the intake service."""

@@ -1,0 +1,144 @@
+"""Gateway settings: the services it calls, the token it trusts, the limits it enforces."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Self
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bmw.servicekit.settings import Environment
+
+#: The service URL settings, by service name; each must be set explicitly in production.
+SERVICE_URL_FIELDS = {
+    "intake": "intake_url",
+    "scheduling": "scheduling_url",
+    "billing": "billing_url",
+    "signals": "signals_url",
+}
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway reads from its environment.
+
+    The service URLs default to the ports ``bmw dev up`` uses (gateway on 8100, the services
+    on the next four), so a bare ``python -m bmw.gateway serve`` works against a local stack;
+    production refuses those defaults.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT, validation_alias=_env("BMW_ENVIRONMENT")
+    )
+    intake_url: str = Field(
+        default="http://127.0.0.1:8101",
+        validation_alias=_env("GATEWAY_INTAKE_URL"),
+        description="Base URL of the intake service's HTTP API.",
+    )
+    scheduling_url: str = Field(
+        default="http://127.0.0.1:8102",
+        validation_alias=_env("GATEWAY_SCHEDULING_URL"),
+        description="Base URL of the scheduling service's HTTP API.",
+    )
+    billing_url: str = Field(
+        default="http://127.0.0.1:8103",
+        validation_alias=_env("GATEWAY_BILLING_URL"),
+        description="Base URL of the billing service's HTTP API.",
+    )
+    signals_url: str = Field(
+        default="http://127.0.0.1:8104",
+        validation_alias=_env("GATEWAY_SIGNALS_URL"),
+        description="Base URL of the signals service's HTTP API.",
+    )
+    jwt_public_key: str = Field(default="", validation_alias=_env("BMW_JWT_PUBLIC_KEY"))
+    jwt_issuer: str = Field(default="bmw-dev", validation_alias=_env("BMW_JWT_ISSUER"))
+    jwt_audience: str = Field(default="bmw", validation_alias=_env("BMW_JWT_AUDIENCE"))
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, validation_alias=_env("BMW_JWT_LEEWAY_SECONDS")
+    )
+    max_depth: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=_env("GATEWAY_MAX_DEPTH"),
+        description="Deepest selection nesting a document may have.",
+    )
+    max_aliases: int = Field(
+        default=15,
+        ge=0,
+        validation_alias=_env("GATEWAY_MAX_ALIASES"),
+        description="Most field aliases a document may use.",
+    )
+    max_tokens: int = Field(
+        default=2000,
+        ge=1,
+        validation_alias=_env("GATEWAY_MAX_TOKENS"),
+        description="Most lexical tokens a document may have; parsing stops beyond.",
+    )
+    introspection: bool | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_INTROSPECTION"),
+        description="Allow introspection; unset means on everywhere except production.",
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_REQUEST_TIMEOUT_SECONDS"),
+        description="Longest wait for a service's answer.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_CONNECT_TIMEOUT_SECONDS"),
+        description="Longest wait for a connection to a service.",
+    )
+    max_connections: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=_env("GATEWAY_MAX_CONNECTIONS"),
+        description="Size of the connection pool shared by all service calls.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            if not self.jwt_public_key:
+                raise ValueError("BMW_JWT_PUBLIC_KEY must be set in production")
+            unset = [
+                f"GATEWAY_{service.upper()}_URL"
+                for service, field in SERVICE_URL_FIELDS.items()
+                if field not in self.model_fields_set
+            ]
+            if unset:
+                raise ValueError(f"{', '.join(unset)} must be set in production")
+        return self
+
+    @property
+    def production(self) -> bool:
+        """Whether this is the production environment."""
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Introspection as configured, by default on everywhere except production."""
+        if self.introspection is None:
+            return not self.production
+        return self.introspection
+
+    def service_urls(self) -> dict[str, str]:
+        """Base URL of each service, without a trailing slash."""
+        return {
+            service: str(getattr(self, field)).rstrip("/")
+            for service, field in SERVICE_URL_FIELDS.items()
+        }
+
+
+@cache
+def get_settings() -> GatewaySettings:
+    """The settings from the environment, read once."""
+    return GatewaySettings()

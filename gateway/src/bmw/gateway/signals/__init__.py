@@ -1,0 +1,1 @@
+"""Anonymised trends and signals, resolved through the signals service."""

@@ -1,0 +1,63 @@
+"""GraphQL types of anonymised trends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from bmw.gateway.clients import TrendCellBody, TrendReportBody
+from bmw.gateway.taxonomy import Category
+
+
+@strawberry.type(description="Referrals of one org unit in one category over the period.")
+class TrendCell:
+    org_unit_id: strawberry.ID = strawberry.field(description="The org unit.")
+    org_unit_name: str | None = strawberry.field(
+        description="Its name, from the client organisation's profile; null if not known yet."
+    )
+    category: Category = strawberry.field(description="Help request category.")
+    count: int | None = strawberry.field(
+        description="Number of referrals; null when suppressed (fewer than k people)."
+    )
+    suppressed: bool = strawberry.field(
+        description="True when the count describes fewer than k people and is hidden."
+    )
+
+    @classmethod
+    def of(cls, body: TrendCellBody) -> TrendCell:
+        """A cell from signals' answer."""
+        return cls(
+            org_unit_id=strawberry.ID(str(body.org_unit_id)),
+            org_unit_name=body.org_unit_name,
+            category=body.category,
+            count=None if body.suppressed else body.count,
+            suppressed=body.suppressed,
+        )
+
+
+@strawberry.type(
+    description="Anonymised referral counts of one client organisation per org unit and "
+    "category; small cells are suppressed."
+)
+class TrendReport:
+    tenant_id: strawberry.ID = strawberry.field(description="Client organisation.")
+    from_: date = strawberry.field(name="from", description="First day of the period.")
+    to: date = strawberry.field(description="Last day of the period.")
+    k: int = strawberry.field(
+        description="Small-cell threshold in force: counts from 1 to k-1 are suppressed."
+    )
+    cells: list[TrendCell] = strawberry.field(
+        description="One cell per org unit and category with referrals in the period."
+    )
+
+    @classmethod
+    def of(cls, body: TrendReportBody) -> TrendReport:
+        """A report from signals' answer."""
+        return cls(
+            tenant_id=strawberry.ID(str(body.tenant_id)),
+            from_=body.period_from,
+            to=body.period_to,
+            k=body.k,
+            cells=[TrendCell.of(cell) for cell in body.cells],
+        )

@@ -1,0 +1,267 @@
+"""Demo data for the local stack: two Dutch client organisations, their contracts and a few social workers.
+
+:func:`load_demo` talks to the running services' HTTP APIs as a provider administrator, exactly as a real
+client would: billing (client organisations, contracts) and scheduling (social workers). Any failed call
+stops it with a :class:`DemoLoadError` that names the request and quotes the answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from bmw.contracts.taxonomy import Category, ProductKind, Role, VatRate
+
+if TYPE_CHECKING:
+    from .stack import Stack
+
+_NAMESPACE: Final = uuid.UUID("6f1c1a52-6f1e-4b8e-9c43-0d6a3c1e2b7a")
+
+
+def demo_id(name: str) -> str:
+    """A stable UUID for a named demo identity (the same on every run)."""
+    return str(uuid.uuid5(_NAMESPACE, name))
+
+
+#: ``sub`` of the demo provider administrator.
+DEMO_PROVIDER_ADMIN_ID: Final = demo_id("provider-admin/fatima-yilmaz")
+#: ``sub`` of the demo account manager; the demo client organisations name her as their account manager.
+DEMO_ACCOUNT_MANAGER_ID: Final = demo_id("account-manager/pieter-de-groot")
+#: ``sub`` of the demo client contact (an HR officer) of the first demo tenant.
+DEMO_CLIENT_CONTACT_ID: Final = demo_id("client-contact/marloes-jansen")
+#: ``sub`` of the demo employee of the first demo tenant.
+DEMO_EMPLOYEE_ID: Final = demo_id("employee/kevin-smit")
+#: ``sub`` of the demo HR-system integration of the first demo tenant.
+DEMO_INTEGRATION_ID: Final = demo_id("integration/afas-hr-koppeling")
+#: Scopes of the demo integration: push referrals and org units, pull invoices and usage.
+DEMO_INTEGRATION_SCOPES: Final = ("referrals:write", "org_units:write", "invoices:read", "usage:read")
+
+
+_DEFAULT_SUBJECTS: Final = {
+    Role.PROVIDER_ADMIN: DEMO_PROVIDER_ADMIN_ID,
+    Role.ACCOUNT_MANAGER: DEMO_ACCOUNT_MANAGER_ID,
+    Role.SOCIAL_WORKER: demo_id("social-worker/dev"),
+    Role.CLIENT_CONTACT: DEMO_CLIENT_CONTACT_ID,
+    Role.EMPLOYEE: DEMO_EMPLOYEE_ID,
+    Role.INTEGRATION: DEMO_INTEGRATION_ID,
+}
+
+
+def default_subject(role: Role) -> str:
+    """The ``sub`` a dev token for ``role`` gets when none is given: the demo identity of that role."""
+    return _DEFAULT_SUBJECTS[role]
+
+
+class DemoLoadError(RuntimeError):
+    """A demo-data request failed; the message names the request and quotes the response."""
+
+
+@dataclass(frozen=True)
+class DemoOrgUnit:
+    """An org unit (department) of a demo client organisation."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    """A demo client organisation as created by billing."""
+
+    id: str
+    name: str
+    org_units: tuple[DemoOrgUnit, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"id", "name", "org_units": [{"id", "name"}]}`` as written to ``stack.json``."""
+        return {"id": self.id, "name": self.name, "org_units": [{"id": u.id, "name": u.name} for u in self.org_units]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DemoTenant:
+        """The inverse of :meth:`as_json`."""
+        units = tuple(DemoOrgUnit(id=str(u["id"]), name=str(u["name"])) for u in data.get("org_units", []))
+        return cls(id=str(data["id"]), name=str(data["name"]), org_units=units)
+
+
+@dataclass(frozen=True)
+class DemoWorker:
+    """A demo social worker as created by scheduling."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _Organisation:
+    name: str
+    kvk_number: str
+    org_units: tuple[str, ...]
+    products: tuple[dict[str, Any], ...]
+    contract_start: date
+    contract_end: date
+
+
+@dataclass(frozen=True)
+class _Worker:
+    name: str
+    specialisms: tuple[Category, ...]
+    languages: tuple[str, ...]
+    serves: tuple[int, ...] = field(default=(0, 1))  # indexes into the organisations
+
+
+def _product(code: str, kind: ProductKind, unit_price_cents: int, vat: VatRate = VatRate.STANDARD) -> dict[str, Any]:
+    return {"code": code, "kind": kind.value, "unit_price_cents": unit_price_cents, "vat_rate": vat.value}
+
+
+def _organisations(today: date) -> tuple[_Organisation, ...]:
+    year_start = date(today.year, 1, 1)
+    ending_soon = today + timedelta(days=75)  # inside the 90-day window: a contract-ending trigger to work on
+    return (
+        _Organisation(
+            name="Van der Veen Transport & Logistiek B.V.",
+            kvk_number="17089342",
+            org_units=("Logistiek", "Planning", "Finance", "HR"),
+            products=(
+                _product("BMW-ABO", ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR, 2_850),
+                _product("STRIPPENKAART-40", ProductKind.HOUR_BUNDLE, 11_500),
+                _product("WS-SESSIE", ProductKind.WORKSHOP_PER_SESSION, 145_000),
+                _product("LAAT-ANNULEREN", ProductKind.LATE_CANCELLATION_FEE, 9_500),
+                _product("NO-SHOW", ProductKind.NO_SHOW_FEE, 11_500),
+            ),
+            contract_start=year_start,
+            contract_end=date(today.year, 12, 31),
+        ),
+        _Organisation(
+            name="Gemeente Waterland aan Zee",
+            kvk_number="50218764",
+            org_units=("Burgerzaken", "Sociaal Domein", "ICT", "Facilitair"),
+            products=(
+                _product("TRAJECT-VAST", ProductKind.TRAJECTORY_FIXED_PRICE, 125_000),
+                _product("DETACHERING-UUR", ProductKind.SECONDMENT_HOURLY, 10_450),
+                _product("WS-DEELNEMER", ProductKind.WORKSHOP_PER_PARTICIPANT, 19_500),
+                _product("NO-SHOW", ProductKind.NO_SHOW_FEE, 11_500),
+            ),
+            contract_start=ending_soon - timedelta(days=2 * 365),
+            contract_end=ending_soon,
+        ),
+    )
+
+
+_WORKERS: Final = (
+    _Worker(
+        "Sanne de Vries",
+        (Category.WORKLOAD_STRESS, Category.BURNOUT_RISK, Category.REORGANISATION_UNCERTAINTY, Category.DISMISSAL),
+        ("nl", "en"),
+    ),
+    _Worker(
+        "Mohamed El Amrani",
+        (Category.CONFLICT_MANAGER, Category.CONFLICT_COLLEAGUES, Category.UNDESIRABLE_BEHAVIOUR),
+        ("nl", "ar", "en"),
+    ),
+    _Worker(
+        "Ingrid Bakker",
+        (Category.FINANCES, Category.RELATIONSHIP_FAMILY, Category.GRIEF, Category.INFORMAL_CARE, Category.HOUSING),
+        ("nl", "de"),
+        serves=(1,),
+    ),
+    _Worker(
+        "Joris Hendriks",
+        (Category.NEW_WAYS_OF_WORKING, Category.CAREER, Category.ABSENCE_REINTEGRATION, Category.ADDICTION),
+        ("nl", "en"),
+        serves=(0,),
+    ),
+)
+
+
+def _post(client: httpx.Client, url: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    key = str(uuid.uuid5(_NAMESPACE, f"{url} {sorted(payload.items())!r}"))
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    try:
+        response = client.post(url, json=payload, headers=headers)
+    except httpx.HTTPError as error:
+        raise DemoLoadError(f"POST {url} failed: {type(error).__name__}: {error}") from error
+    if response.status_code not in (200, 201):
+        raise DemoLoadError(f"POST {url} answered HTTP {response.status_code}: {response.text[:1000]}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise DemoLoadError(f"POST {url} answered something that is not JSON: {response.text[:300]}") from None
+    if not isinstance(body, dict) or "id" not in body:
+        raise DemoLoadError(f"POST {url} answered without an id: {response.text[:1000]}")
+    return body
+
+
+def _tenant(body: dict[str, Any], url: str) -> DemoTenant:
+    try:
+        units = tuple(DemoOrgUnit(id=str(u["id"]), name=str(u["name"])) for u in body.get("org_units", []))
+    except (KeyError, TypeError) as error:
+        raise DemoLoadError(f"POST {url} answered org_units without id or name: {body!r}") from error
+    return DemoTenant(id=str(body["id"]), name=str(body.get("name", "")), org_units=units)
+
+
+def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = None) -> list[DemoTenant]:
+    """Create the demo data through the services' APIs and return the demo client organisations.
+
+    As ``provider_admin`` (``admin_token``): billing ``POST /client-organisations`` twice (a regional
+    logistics company and a municipality, each with four org units), scheduling ``POST /workers`` for four
+    social workers serving them, and billing ``POST /contracts`` for each organisation. The social workers
+    are stored in ``stack.demo_workers``. Raises :class:`DemoLoadError` on the first failed call.
+    """
+    billing = stack.services["billing"].url.rstrip("/")
+    scheduling = stack.services["scheduling"].url.rstrip("/")
+    organisations = _organisations(date.today())
+    own_client = client is None
+    http = client if client is not None else httpx.Client(timeout=30.0)
+    try:
+        tenants: list[DemoTenant] = []
+        for org in organisations:
+            url = f"{billing}/client-organisations"
+            body = _post(
+                http,
+                url,
+                admin_token,
+                {
+                    "name": org.name,
+                    "kvk_number": org.kvk_number,
+                    "org_units": [{"name": unit} for unit in org.org_units],
+                    "account_manager_id": DEMO_ACCOUNT_MANAGER_ID,
+                },
+            )
+            tenants.append(_tenant(body, url))
+
+        workers: list[DemoWorker] = []
+        for worker in _WORKERS:
+            body = _post(
+                http,
+                f"{scheduling}/workers",
+                admin_token,
+                {
+                    "name": worker.name,
+                    "specialisms": [s.value for s in worker.specialisms],
+                    "languages": list(worker.languages),
+                    "tenant_ids": [tenants[i].id for i in worker.serves],
+                },
+            )
+            workers.append(DemoWorker(id=str(body["id"]), name=worker.name))
+        stack.demo_workers = workers
+
+        for org, tenant in zip(organisations, tenants, strict=True):
+            _post(
+                http,
+                f"{billing}/contracts",
+                admin_token,
+                {
+                    "tenant_id": tenant.id,
+                    "products": list(org.products),
+                    "start": org.contract_start.isoformat(),
+                    "end": org.contract_end.isoformat(),
+                },
+            )
+        return tenants
+    finally:
+        if own_client:
+            http.close()
