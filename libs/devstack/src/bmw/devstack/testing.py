@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
+import httpx
 from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bmw.contracts.envelope import CloudEvent
+from bmw.contracts.events.billing import ClientRegistered, OrgUnit
+from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.messaging import kafka_publisher
+from bmw.servicekit.migrations import upgrade
+from bmw.servicekit.tenants import ORG_UNITS
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition") -> None:
@@ -43,3 +58,63 @@ async def read_topic(
     finally:
         await consumer.stop()
     return found
+
+
+@contextlib.asynccontextmanager
+async def in_process(app: FastAPI, *, base_url: str = "http://service") -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (its real infrastructure) and talk to it over ASGI."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class ServiceUnderTest:
+    """A service app running in process on real infrastructure, with what its tests need."""
+
+    client: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession]
+    bootstrap: str
+    publish: Callable[[Sequence[CloudEvent]], Awaitable[None]]
+
+    async def register_tenant(self, *unit_names: str, k_anonymity: int = 5) -> tuple[uuid.UUID, list[uuid.UUID]]:
+        """Announce a client organisation as billing would, and wait until the service has applied it."""
+        tenant = uuid.uuid4()
+        units = [OrgUnit(id=uuid.uuid4(), name=name) for name in unit_names]
+        profile = ClientRegistered(tenant_id=tenant, name="Test BV", org_units=units, k_anonymity=k_anonymity)
+        await self.publish([CloudEvent.create(profile, tenant_id=tenant)])
+
+        async def known() -> bool:
+            async with self.sessions() as session:
+                count = await session.scalar(select(func.count()).where(ORG_UNITS.c.tenant_id == tenant))
+            return count == len(units)
+
+        await eventually(known, what="the service to learn the client organisation from billing's event")
+        return tenant, [unit.id for unit in units]
+
+
+@contextlib.asynccontextmanager
+async def service_under_test(
+    *,
+    database_url: str,
+    bootstrap: str,
+    migrations_package: str,
+    app: Callable[[], FastAPI],
+) -> AsyncIterator[ServiceUnderTest]:
+    """Migrate the service's database, start its app in process, and give a publisher for events."""
+    await asyncio.to_thread(upgrade, migrations_package, database_url)
+    engine = create_engine(database_url)
+    publisher = KafkaBroker(bootstrap, logger=None)
+    await publisher.start()
+    try:
+        async with in_process(app()) as client:
+            yield ServiceUnderTest(client, session_factory(engine), bootstrap, kafka_publisher(publisher))
+    finally:
+        await publisher.stop()
+        await engine.dispose()

@@ -21,7 +21,6 @@ from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import create_engine, session_factory
 from bmw.servicekit.errors import install_error_handlers
 from bmw.servicekit.health import health_router
-from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.messaging import (
     ConsumerGroup,
     EventConsumer,
@@ -186,7 +185,6 @@ def create_service_app(
     on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """The FastAPI app of one service; infrastructure lives and dies with its lifespan."""
-    configure_logging(spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

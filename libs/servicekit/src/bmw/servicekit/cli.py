@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
 from fastapi import FastAPI
 
@@ -27,6 +28,7 @@ def service_main(
     if migrations_package is not None:
         commands.add_parser("migrate", help="bring the database schema to the newest revision")
     args = parser.parse_args(argv)
+    configure_logging(name)
 
     if args.command == "migrate":
         if migrations_package is None or database_url is None:

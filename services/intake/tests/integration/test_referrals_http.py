@@ -1,0 +1,172 @@
+"""Intake's referral API against the real PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from bmw.devstack.testing import bearer, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_consented_referral_opens_a_case_and_publishes_both_events_without_personal_data(
+    intake: Any, dev_keys: Any, body: Any
+) -> None:
+    tenant, (unit,) = await intake.register_tenant("Logistiek")
+    token = dev_keys.mint("client_contact", tenant_id=tenant)
+    response = await intake.client.post("/referrals", json=body(unit), headers=bearer(token))
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "case_opened"
+    assert created["case_id"] is not None
+    assert created["tenant_id"] == str(tenant)
+
+    records = await read_topic(
+        intake.bootstrap, "bmw.intake.events", match=lambda h: h.get("ce_tenantid") == str(tenant), idle_ms=500
+    )
+    while len(records) < 2:  # the relay publishes right after the commit
+        records = await read_topic(
+            intake.bootstrap, "bmw.intake.events", match=lambda h: h.get("ce_tenantid") == str(tenant), idle_ms=500
+        )
+    types = [headers["ce_type"] for headers, _ in records]
+    assert types == ["intake.referral.received.v1", "intake.case.opened.v1"]
+    for headers, value in records:
+        assert headers["ce_source"] == "/bmw/intake"
+        assert headers["ce_specversion"] == "1.0"
+        text = value.decode()
+        assert "Sanne" not in text and "sanne@example.nl" not in text, "no personal data on the wire"
+    opened = json.loads(records[1][1])
+    assert opened["case_id"] == created["case_id"]
+    assert opened["client_ref"].startswith("c_")
+
+
+async def test_a_referral_without_consent_waits_and_opens_no_case(intake: Any, dev_keys: Any, body: Any) -> None:
+    tenant, (unit,) = await intake.register_tenant("Planning")
+    token = dev_keys.mint("client_contact", tenant_id=tenant)
+    response = await intake.client.post(
+        "/referrals", json=body(unit, channel="manager", employee_consented=False), headers=bearer(token)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "awaiting_consent"
+    assert response.json()["case_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"category": "feeling_blue"}, "body.category"),
+        ({"org_unit_id": None}, "body.org_unit_id"),
+        ({"urgency": 3}, "body.urgency"),
+        ({"employee_consented": "maybe"}, "body.employee_consented"),
+        ({"employee": {"name": "X"}}, "body.employee"),
+        ({"employee": {"name": "X", "email": "not-an-address"}}, "body.employee.email"),
+        ({"surprise": "field"}, "body.surprise"),
+    ],
+)
+async def test_malformed_referrals_get_422_naming_the_field_and_store_nothing(
+    intake: Any, dev_keys: Any, body: Any, change: dict[str, object], path: str
+) -> None:
+    tenant, (unit,) = await intake.register_tenant("Finance")
+    payload = body(unit, **change)
+    if change.get("org_unit_id", "") is None:
+        del payload["org_unit_id"]
+    response = await intake.client.post(
+        "/referrals", json=payload, headers=bearer(dev_keys.mint("client_contact", tenant_id=tenant))
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert path in [field["path"] for field in error["fields"]]
+    assert await intake.stored_referrals(tenant) == (0, 0)
+
+
+async def test_an_org_unit_of_another_client_organisation_is_refused(intake: Any, dev_keys: Any, body: Any) -> None:
+    tenant_a, _ = await intake.register_tenant("HR")
+    _, (unit_of_b,) = await intake.register_tenant("HR")
+    response = await intake.client.post(
+        "/referrals", json=body(unit_of_b), headers=bearer(dev_keys.mint("client_contact", tenant_id=tenant_a))
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["path"] == "body.org_unit_id"
+    assert await intake.stored_referrals(tenant_a) == (0, 0)
+
+
+async def test_a_token_of_tenant_a_cannot_submit_for_tenant_b(intake: Any, dev_keys: Any, body: Any) -> None:
+    tenant_a, _ = await intake.register_tenant("ICT")
+    tenant_b, (unit_b,) = await intake.register_tenant("ICT")
+    response = await intake.client.post(
+        "/referrals",
+        json=body(unit_b, tenant_id=str(tenant_b)),
+        headers=bearer(dev_keys.mint("client_contact", tenant_id=tenant_a)),
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert await intake.stored_referrals(tenant_b) == (0, 0)
+
+
+async def test_an_employee_may_only_refer_themselves(intake: Any, dev_keys: Any, body: Any) -> None:
+    tenant, (unit,) = await intake.register_tenant("Facilitair")
+    employee = dev_keys.mint("employee", tenant_id=tenant)
+    refused = await intake.client.post("/referrals", json=body(unit, channel="hr"), headers=bearer(employee))
+    assert refused.status_code == 403
+    accepted = await intake.client.post(
+        "/referrals", json=body(unit, channel="self", employee_consented=False), headers=bearer(employee)
+    )
+    assert accepted.status_code == 201
+    assert accepted.json()["status"] == "case_opened", "a self-referral is the employee's own consent"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz"],
+)
+async def test_requests_without_a_valid_token_get_401_and_store_nothing(
+    intake: Any, body: Any, header: str | None
+) -> None:
+    tenant, (unit,) = await intake.register_tenant("Sociaal Domein")
+    headers = {"Authorization": header} if header else {}
+    response = await intake.client.post("/referrals", json=body(unit, tenant_id=str(tenant)), headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert await intake.stored_referrals(tenant) == (0, 0)
+
+
+async def test_an_expired_or_foreign_token_is_refused(intake: Any, dev_keys: Any, body: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import jwt
+
+    from bmw.devstack.pytest_plugin import make_dev_keys
+
+    tenant, (unit,) = await intake.register_tenant("Burgerzaken")
+    past = datetime.now(UTC) - timedelta(hours=2)
+    claims = {"iss": "bmw-dev", "aud": "bmw", "sub": "x", "iat": past, "exp": past + timedelta(minutes=30)}
+    expired = jwt.encode(
+        {**claims, "roles": ["client_contact"], "tenant_id": str(tenant)}, dev_keys.private_pem, algorithm="RS256"
+    )
+    foreign = make_dev_keys().mint("client_contact", tenant_id=tenant)
+    wrong_audience = dev_keys.mint("client_contact", tenant_id=tenant, audience="someone-else")
+    for token in (expired, foreign, wrong_audience):
+        response = await intake.client.post("/referrals", json=body(unit), headers=bearer(token))
+        assert response.status_code == 401, token
+    assert await intake.stored_referrals(tenant) == (0, 0)
+
+
+async def test_referrers_read_their_own_referral_and_no_one_elses(intake: Any, dev_keys: Any, body: Any) -> None:
+    tenant, (unit,) = await intake.register_tenant("Inkoop")
+    other_tenant, _ = await intake.register_tenant("Inkoop")
+    author = dev_keys.mint("client_contact", tenant_id=tenant, sub="hr-officer-1")
+    created = (await intake.client.post("/referrals", json=body(unit), headers=bearer(author))).json()
+    path = f"/referrals/{created['id']}"
+    assert (await intake.client.get(path, headers=bearer(author))).status_code == 200
+    colleague = dev_keys.mint("client_contact", tenant_id=tenant, sub="hr-officer-2")
+    stranger = dev_keys.mint("client_contact", tenant_id=other_tenant)
+    missing = await intake.client.get(f"/referrals/{uuid.uuid4()}", headers=bearer(author))
+    for token in (colleague, stranger):
+        response = await intake.client.get(path, headers=bearer(token))
+        assert response.status_code == 404
+        assert response.json()["error"]["message"] == missing.json()["error"]["message"]
