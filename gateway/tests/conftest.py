@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from bmw.gateway.testing import FakeServices, SigningKey, make_settings, serve
-
 from bmw.gateway.settings import GatewaySettings
+from bmw.gateway.testing import FakeServices, SigningKey, make_settings, serve
 
 
 @pytest.fixture(scope="session")

@@ -182,9 +182,7 @@ async def test_another_organisation_is_forbidden_without_asking_intake(
 ) -> None:
     token = signing_key.mint("client_contact", tenant_id=TENANT)
 
-    response = await graphql(
-        gateway, SUBMIT, {"input": referral_input(tenantId=str(OTHER_TENANT))}, token=token
-    )
+    response = await graphql(gateway, SUBMIT, {"input": referral_input(tenantId=str(OTHER_TENANT))}, token=token)
 
     assert response.json()["data"]["submitReferral"]["__typename"] == "Forbidden"
     assert services.requests == []
@@ -273,7 +271,9 @@ def tenant_role_without_tenant(key: SigningKey) -> str:
     "make_token", [expired, signed_by_another_key, for_another_audience, tenant_role_without_tenant]
 )
 async def test_an_invalid_token_is_unauthenticated(
-    gateway: httpx.AsyncClient, services: FakeServices, signing_key: SigningKey,
+    gateway: httpx.AsyncClient,
+    services: FakeServices,
+    signing_key: SigningKey,
     make_token: Callable[[SigningKey], str],
 ) -> None:
     response = await graphql(gateway, SUBMIT, {"input": referral_input()}, token=make_token(signing_key))

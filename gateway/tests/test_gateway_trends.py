@@ -7,11 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-
 from bmw.gateway.testing import (
+    OTHER_TENANT,
     SIGNALS,
     TENANT,
-    OTHER_TENANT,
     FakeServices,
     SigningKey,
     error_body,
@@ -35,7 +34,7 @@ def period(tenant: uuid.UUID = TENANT, start: str = "2026-01-05", end: str = "20
     return {"tenantId": str(tenant), "from": start, "to": end}
 
 
-REPORT = {
+REPORT: dict[str, Any] = {
     "tenant_id": str(TENANT),
     "from": "2026-01-05",
     "to": "2026-03-29",
@@ -102,10 +101,18 @@ async def test_a_report_maps_to_graphql_with_suppressed_cells_as_null(
 
 
 @pytest.mark.asyncio
-async def test_a_suppressed_cell_never_shows_a_count(
-    gateway: httpx.AsyncClient, services: FakeServices, signing_key: SigningKey
+@pytest.mark.parametrize(
+    "cell",
+    [
+        pytest.param({"count": 2, "suppressed": True}, id="suppressed-but-with-a-count"),
+        pytest.param({"count": 4, "suppressed": False}, id="below-k-but-not-suppressed"),
+    ],
+)
+async def test_a_small_cell_never_shows_a_count(
+    gateway: httpx.AsyncClient, services: FakeServices, signing_key: SigningKey, cell: dict[str, Any]
 ) -> None:
-    leaky = {**REPORT, "cells": [{**REPORT["cells"][1], "count": 2}]}  # type: ignore[dict-item]
+    # Signals suppresses; the gateway does not rely on that alone (DESIGN §2 rule 2).
+    leaky = {**REPORT, "cells": [{**REPORT["cells"][1], **cell}]}
     services.reply("GET", SIGNALS, "/trends", 200, leaky)
     token = signing_key.mint("client_contact", tenant_id=TENANT)
 
@@ -283,9 +290,7 @@ async def test_an_internal_failure_is_masked(
 
 
 @pytest.mark.asyncio
-async def test_without_a_token_trends_is_unauthenticated(
-    gateway: httpx.AsyncClient, services: FakeServices
-) -> None:
+async def test_without_a_token_trends_is_unauthenticated(gateway: httpx.AsyncClient, services: FakeServices) -> None:
     response = await graphql(gateway, TRENDS, period())
 
     assert response.status_code == 200

@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from bmw.contracts.compat import iter_properties
 from bmw.contracts.envelope import CloudEvent, topic_for
 from bmw.contracts.events import EventData, all_event_types, event, event_class
@@ -17,7 +19,6 @@ from bmw.contracts.events.billing import ContractActivated, InvoiceIssued, Usage
 from bmw.contracts.events.scheduling import AppointmentCancelled, SecondmentHoursLogged
 from bmw.contracts.events.signals import EvidenceSummary, OpportunityStageChanged
 from bmw.contracts.schemas import schema_for
-from pydantic import ValidationError
 
 U = uuid.UUID("00000000-0000-4000-8000-000000000001")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -8,12 +8,13 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from bmw.contracts.compat import breaking_changes, iter_properties
-from bmw.contracts.events import all_event_types
-from bmw.contracts.schemas import schema_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
+
+from bmw.contracts.compat import breaking_changes, iter_properties
+from bmw.contracts.events import all_event_types
+from bmw.contracts.schemas import schema_for
 
 
 def _obj(

@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bmw.contracts.envelope import SPECVERSION, CloudEvent, EnvelopeError, dlq_topic, topic_for
 from bmw.contracts.events.intake import CaseOpened, ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TENANT = uuid.UUID("6f1c2a48-0000-4000-8000-000000000001")
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from bmw.contracts.compat import breaking_changes
 from bmw.contracts.events import all_event_types
 from bmw.contracts.schemas import (

@@ -35,8 +35,20 @@ def test_token_prints_a_verifiable_token(tmp_path: Path) -> None:
     data_dir = tmp_path / ".bmw"
     result = runner.invoke(
         app,
-        ["dev", "token", "--role", "integration", "--tenant", tenant, "--scopes", "invoices:read,usage:read",
-         "--ttl-hours", "1", "--data-dir", str(data_dir)],
+        [
+            "dev",
+            "token",
+            "--role",
+            "integration",
+            "--tenant",
+            tenant,
+            "--scopes",
+            "invoices:read,usage:read",
+            "--ttl-hours",
+            "1",
+            "--data-dir",
+            str(data_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
@@ -52,8 +64,18 @@ def test_token_with_portfolio_and_sub(tmp_path: Path) -> None:
     tenants = [str(uuid.uuid4()), str(uuid.uuid4())]
     result = runner.invoke(
         app,
-        ["dev", "token", "--role", "account_manager", "--sub", "am-1", "--portfolio", ",".join(tenants),
-         "--data-dir", str(tmp_path)],
+        [
+            "dev",
+            "token",
+            "--role",
+            "account_manager",
+            "--sub",
+            "am-1",
+            "--portfolio",
+            ",".join(tenants),
+            "--data-dir",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 0, result.output
     claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})

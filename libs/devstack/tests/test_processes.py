@@ -27,9 +27,12 @@ def test_stop_all_leaves_nothing_behind(tmp_path: Path) -> None:
     # A grandchild in the same process group must go too.
     parent = supervisor.start(
         "parent",
-        [sys.executable, "-c",
-         "import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
-         " print(p.pid, flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            " print(p.pid, flush=True); time.sleep(60)",
+        ],
     )
     deadline = time.monotonic() + 10
     while not (tmp_path / "logs" / "parent.log").read_text().strip() and time.monotonic() < deadline:
@@ -50,9 +53,12 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: P
     supervisor = Supervisor(tmp_path, grace_seconds=1.0)
     stubborn = supervisor.start(
         "stubborn",
-        [sys.executable, "-c",
-         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True);"
-         " time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True);"
+            " time.sleep(60)",
+        ],
     )
     while "ready" not in (tmp_path / "stubborn.log").read_text():
         time.sleep(0.05)
@@ -84,7 +90,8 @@ def test_wait_ready_polls_readyz(tmp_path: Path) -> None:
 def test_wait_ready_fails_with_the_log_tail_when_the_process_dies(tmp_path: Path) -> None:
     supervisor = Supervisor(tmp_path)
     process = supervisor.start(
-        "broken", [sys.executable, "-c", "import sys; print('settings error: INTAKE_DATABASE_URL is not set'); sys.exit(3)"]
+        "broken",
+        [sys.executable, "-c", "import sys; print('settings error: INTAKE_DATABASE_URL is not set'); sys.exit(3)"],
     )
     with pytest.raises(ProcessFailed, match="INTAKE_DATABASE_URL is not set") as caught:
         process.wait_ready(f"http://127.0.0.1:{free_port()}", timeout=20)
@@ -95,7 +102,9 @@ def test_wait_ready_fails_with_the_log_tail_when_the_process_dies(tmp_path: Path
 
 def test_wait_ready_times_out_with_the_log_tail(tmp_path: Path) -> None:
     supervisor = Supervisor(tmp_path)
-    process = supervisor.start("slow", [sys.executable, "-c", "print('still importing', flush=True); import time; time.sleep(60)"])
+    process = supervisor.start(
+        "slow", [sys.executable, "-c", "print('still importing', flush=True); import time; time.sleep(60)"]
+    )
     try:
         with pytest.raises(ProcessFailed, match=r"not ready after 1 s(.|\n)*still importing"):
             process.wait_ready(f"http://127.0.0.1:{free_port()}", timeout=1)

@@ -96,9 +96,7 @@ def test_refuses_unknown_role_and_malformed_tenant(dev_keys: DevKeys) -> None:
 
 
 def test_expired_token_is_refused_by_the_verifier(dev_keys: DevKeys) -> None:
-    token = mint_token(
-        dev_keys.private_pem, role="social_worker", sub="w", now=datetime.now(UTC) - timedelta(hours=13)
-    )
+    token = mint_token(dev_keys.private_pem, role="social_worker", sub="w", now=datetime.now(UTC) - timedelta(hours=13))
     with pytest.raises(jwt.ExpiredSignatureError):
         decode(token, dev_keys)
 

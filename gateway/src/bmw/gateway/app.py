@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
-
 from bmw.gateway.context import GatewayRuntime, get_context
 from bmw.gateway.graphql_http import GraphQLHTTPRouter
 from bmw.gateway.schema import Protection, build_schema
@@ -22,6 +20,7 @@ from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.errors import install_error_handlers
 from bmw.servicekit.health import Check, health_router
 from bmw.servicekit.logs import configure_logging
+from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +67,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(
-            settings.request_timeout_seconds, connect=settings.connect_timeout_seconds
-        )
+        timeout = httpx.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds)
         limits = httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
@@ -96,12 +93,7 @@ def create_app(
     app.add_middleware(FlowContextMiddleware)
     install_error_handlers(app)
     app.include_router(
-        health_router(
-            {
-                service: _readiness_check(app, service, url)
-                for service, url in service_urls.items()
-            }
-        )
+        health_router({service: _readiness_check(app, service, url) for service, url in service_urls.items()})
     )
     app.include_router(
         GraphQLHTTPRouter(

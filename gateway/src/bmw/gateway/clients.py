@@ -19,8 +19,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.errors import (
@@ -34,6 +32,7 @@ from bmw.servicekit.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +70,7 @@ def forwarded_headers(authorization: str | None) -> dict[str, str]:
 class ServiceClient:
     """Calls one service's HTTP API on behalf of one GraphQL request."""
 
-    def __init__(
-        self, name: str, http: httpx.AsyncClient, base_url: str, headers: Mapping[str, str]
-    ) -> None:
+    def __init__(self, name: str, http: httpx.AsyncClient, base_url: str, headers: Mapping[str, str]) -> None:
         self.name = name
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -108,17 +105,11 @@ class ServiceClient:
         body = _error_body(response)
         request_id = body.request_id if body else None
         if response.status_code in _UNAVAILABLE:
-            logger.warning(
-                "%s unavailable: HTTP %s (request %s)", self.name, response.status_code, request_id
-            )
-            return ServiceUnavailable(
-                f"the {self.name} service is unavailable; retry shortly", request_id=request_id
-            )
+            logger.warning("%s unavailable: HTTP %s (request %s)", self.name, response.status_code, request_id)
+            return ServiceUnavailable(f"the {self.name} service is unavailable; retry shortly", request_id=request_id)
         kind = _REFUSALS.get(response.status_code)
         if kind is None or body is None:
-            logger.error(
-                "%s answered HTTP %s (request %s)", self.name, response.status_code, request_id
-            )
+            logger.error("%s answered HTTP %s (request %s)", self.name, response.status_code, request_id)
             return UpstreamError(f"{self.name} answered HTTP {response.status_code}")
         return kind(body.message, fields=list(body.fields), request_id=request_id)
 

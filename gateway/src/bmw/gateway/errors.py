@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
-from graphql import GraphQLError
-
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.errors import (
     Conflict,
@@ -24,6 +22,7 @@ from bmw.servicekit.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 
@@ -70,9 +69,7 @@ _CODES: list[tuple[type[DomainError], ErrorCode]] = [
 ]
 
 
-def graphql_error(
-    error: DomainError, *, field_path: Callable[[str], str] = lambda path: path
-) -> GatewayError:
+def graphql_error(error: DomainError, *, field_path: Callable[[str], str] = lambda path: path) -> GatewayError:
     """The GraphQL error for a refusal from a service; ``field_path`` maps its field paths."""
     code = next(
         (code for kind, code in _CODES if isinstance(error, kind)),
@@ -82,9 +79,7 @@ def graphql_error(
     return GatewayError(
         code,
         error.message,
-        fields=[
-            FieldError(path=field_path(f.path), message=f.message) for f in error.fields
-        ],
+        fields=[FieldError(path=field_path(f.path), message=f.message) for f in error.fields],
         request_id=request_id if isinstance(request_id, str) else None,
     )
 

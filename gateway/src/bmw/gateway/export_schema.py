@@ -1,7 +1,7 @@
 """Write the schema as SDL to ``gateway/schema.graphql``, the committed public contract.
 
-    python -m bmw.gateway.export_schema           # (re)write gateway/schema.graphql
-    python -m bmw.gateway.export_schema --check   # exit 1 if the file differs from the code
+python -m bmw.gateway.export_schema           # (re)write gateway/schema.graphql
+python -m bmw.gateway.export_schema --check   # exit 1 if the file differs from the code
 """
 
 from __future__ import annotations

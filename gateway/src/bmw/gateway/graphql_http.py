@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 from contextvars import ContextVar
-from typing import Any
-
-from cross_web import HTTPException
-from fastapi import Request, Response, WebSocket
-from starlette.responses import PlainTextResponse
+from typing import overload
 
 from bmw.gateway.context import GatewayContext
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from fastapi import Request, Response, WebSocket
+from starlette.responses import PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -102,11 +101,14 @@ def _is_request_error(response: GraphQLHTTPResponse) -> bool:
 class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
     """strawberry's FastAPI router with GraphQL-over-HTTP media types and status codes."""
 
-    async def run(  # type: ignore[override]
-        self,
-        request: Request | WebSocket,
-        context: GatewayContext | None = UNSET,
-        root_value: None = UNSET,
+    @overload
+    async def run(self, request: Request, context: GatewayContext = UNSET, root_value: None = UNSET) -> Response: ...
+
+    @overload
+    async def run(self, request: WebSocket, context: GatewayContext = UNSET, root_value: None = UNSET) -> WebSocket: ...
+
+    async def run(
+        self, request: Request | WebSocket, context: GatewayContext = UNSET, root_value: None = UNSET
     ) -> Response | WebSocket:
         if isinstance(request, WebSocket):
             return await super().run(request, context=context, root_value=root_value)
@@ -126,10 +128,10 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
         finally:
             _response_media_type.reset(token)
 
-    async def execute_single(  # noqa: PLR0913
+    async def execute_single(
         self,
         request: Request,
-        request_adapter: Any,
+        request_adapter: AsyncHTTPRequestAdapter,
         sub_response: Response,
         context: GatewayContext,
         root_value: None,
@@ -145,23 +147,15 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
                 request_data=request_data,
             )
         except HTTPException as error:
-            if request_adapter.method == "GET" and isinstance(
-                error.__cause__, InvalidOperationTypeError
-            ):
+            if request_adapter.method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
                 # GET is safe: a mutation is refused before it runs (spec: 405).
                 reason = "only queries may use GET; send mutations with POST"
                 raise HTTPException(405, reason) from error
             raise
 
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
-        if (
-            result.data is None
-            and result.errors
-            and all(error.path is None for error in result.errors)
-        ):
+        if result.data is None and result.errors and all(error.path is None for error in result.errors):
             # Refused before execution: per the GraphQL spec the response has no data entry.
             response.pop("data", None)
         return response
@@ -173,11 +167,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
     ) -> Response:
         media_type = _response_media_type.get()
         status = sub_response.status_code or 200
-        if (
-            media_type == GRAPHQL_RESPONSE_JSON
-            and isinstance(response_data, dict)
-            and _is_request_error(response_data)
-        ):
+        if media_type == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict) and _is_request_error(response_data):
             status = 400
         response = Response(
             self.encode_json(response_data),

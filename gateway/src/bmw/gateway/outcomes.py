@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-
 from bmw.servicekit import errors
 
 
 @strawberry.type(description="One problem with one input field.")
 class FieldError:
-    path: str = strawberry.field(
-        description="Path of the offending input field, e.g. `input.employee.email`."
-    )
+    path: str = strawberry.field(description="Path of the offending input field, e.g. `input.employee.email`.")
     message: str = strawberry.field(description="What is wrong with it.")
 
 
@@ -29,9 +26,7 @@ class ValidationFailed:
     )
 
     @classmethod
-    def of(
-        cls, error: errors.DomainError, field_path: Callable[[str], str]
-    ) -> ValidationFailed:
+    def of(cls, error: errors.DomainError, field_path: Callable[[str], str]) -> ValidationFailed:
         """A service's refusal, with its field paths mapped to GraphQL input paths."""
         return cls(
             message=error.message,
@@ -44,8 +39,6 @@ class Forbidden:
     message: str = strawberry.field(description="Why it is not allowed.")
 
 
-@strawberry.type(
-    description="A service needed for this is unavailable or did not answer in time; retry later."
-)
+@strawberry.type(description="A service needed for this is unavailable or did not answer in time; retry later.")
 class ServiceUnavailable:
     message: str = strawberry.field(description="Which service, and what to do.")

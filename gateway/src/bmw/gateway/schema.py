@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-
 from bmw.gateway.errors import MaskInternalErrors, should_mask
 from bmw.gateway.identity.queries import IdentityQuery
 from bmw.gateway.referrals.mutations import ReferralMutation
 from bmw.gateway.signals.queries import SignalsQuery
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -123,5 +122,3 @@ def build_schema(protection: Protection | None = None) -> GatewaySchema:
 def schema_sdl(schema: strawberry.Schema | None = None) -> str:
     """The schema in SDL, as committed in ``gateway/schema.graphql``."""
     return (schema or build_schema()).as_str().rstrip("\n") + "\n"
-
-

@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Self
 
+from bmw.servicekit.settings import Environment
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from bmw.servicekit.settings import Environment
 
 #: The service URL settings, by service name; each must be set explicitly in production.
 SERVICE_URL_FIELDS = {
@@ -33,9 +32,7 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    environment: Environment = Field(
-        default=Environment.DEVELOPMENT, validation_alias=_env("BMW_ENVIRONMENT")
-    )
+    environment: Environment = Field(default=Environment.DEVELOPMENT, validation_alias=_env("BMW_ENVIRONMENT"))
     intake_url: str = Field(
         default="http://127.0.0.1:8101",
         validation_alias=_env("GATEWAY_INTAKE_URL"),
@@ -59,9 +56,7 @@ class GatewaySettings(BaseSettings):
     jwt_public_key: str = Field(default="", validation_alias=_env("BMW_JWT_PUBLIC_KEY"))
     jwt_issuer: str = Field(default="bmw-dev", validation_alias=_env("BMW_JWT_ISSUER"))
     jwt_audience: str = Field(default="bmw", validation_alias=_env("BMW_JWT_AUDIENCE"))
-    jwt_leeway_seconds: int = Field(
-        default=30, ge=0, validation_alias=_env("BMW_JWT_LEEWAY_SECONDS")
-    )
+    jwt_leeway_seconds: int = Field(default=30, ge=0, validation_alias=_env("BMW_JWT_LEEWAY_SECONDS"))
     max_depth: int = Field(
         default=10,
         ge=1,
@@ -132,10 +127,7 @@ class GatewaySettings(BaseSettings):
 
     def service_urls(self) -> dict[str, str]:
         """Base URL of each service, without a trailing slash."""
-        return {
-            service: str(getattr(self, field)).rstrip("/")
-            for service, field in SERVICE_URL_FIELDS.items()
-        }
+        return {service: str(getattr(self, field)).rstrip("/") for service, field in SERVICE_URL_FIELDS.items()}
 
 
 @cache

@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from bmw.gateway.app import create_app
 from bmw.gateway.settings import GatewaySettings
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "bmw-dev"
 AUDIENCE = "bmw"

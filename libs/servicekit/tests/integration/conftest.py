@@ -10,6 +10,11 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Column, Integer, Table, Text, select
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
@@ -17,10 +22,6 @@ from bmw.servicekit.db import create_engine, new_metadata, session_factory
 from bmw.servicekit.messaging import ConsumerGroup, EventConsumer, RetryPolicy, kafka_dead_letter, subscribe
 from bmw.servicekit.tables import MESSAGING_METADATA
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
-from faststream.kafka import KafkaBroker
-from sqlalchemy import Column, Integer, Table, Text, select
-from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 pytestmark = pytest.mark.integration
 

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy import select
+
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.taxonomy import Category
 from bmw.devstack.testing import eventually, read_topic
 from bmw.servicekit.messaging import RetryPolicy, kafka_publisher
 from bmw.servicekit.outbox import OutboxRelay
 from bmw.servicekit.tables import OUTBOX
-from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

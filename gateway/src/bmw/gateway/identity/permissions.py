@@ -20,6 +20,4 @@ class IsAuthenticated(BasePermission):
         if context.principal is not None:
             return True
         # Say why (missing vs. invalid or expired) so a client knows whether to log in or refresh.
-        raise GatewayError(
-            ErrorCode.UNAUTHENTICATED, context.authentication_error or self.message or ""
-        )
+        raise GatewayError(ErrorCode.UNAUTHENTICATED, context.authentication_error or self.message or "")

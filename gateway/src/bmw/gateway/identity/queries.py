@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import strawberry
-
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.identity.types import Me
 
 
+def me(info: GatewayInfo) -> Me | None:
+    """The caller as their token describes them."""
+    return Me.of(info.context.caller)
+
+
 @strawberry.type
 class IdentityQuery:
-    @strawberry.field(
+    me: Me | None = strawberry.field(
+        resolver=me,
         description="Who you are according to your token: subject, roles and client organisation.",
         permission_classes=[IsAuthenticated],
     )
-    def me(self, info: GatewayInfo) -> Me | None:
-        return Me.of(info.context.caller)

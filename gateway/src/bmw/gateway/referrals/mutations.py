@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-
 from bmw.gateway.clients import EmployeeContactBody, ReferralCreateBody
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import graphql_error, input_path
@@ -32,9 +31,7 @@ def _create_body(referral: ReferralInput, principal: Principal) -> ReferralCreat
     org_unit_id = parse_id(referral.org_unit_id, "input.orgUnitId", problems)
     if referral.tenant_id is None and tenant_id is None:
         problems.append(
-            errors.FieldError(
-                path="input.tenantId", message="required for callers without a client organisation"
-            )
+            errors.FieldError(path="input.tenantId", message="required for callers without a client organisation")
         )
     if problems or tenant_id is None or org_unit_id is None:
         names = ", ".join(problem.path for problem in problems)
@@ -55,33 +52,33 @@ def _create_body(referral: ReferralInput, principal: Principal) -> ReferralCreat
     )
 
 
+async def submit_referral(
+    info: GatewayInfo,
+    input_: Annotated[ReferralInput, strawberry.argument(name="input", description="The referral.")],
+) -> SubmitReferralResult:
+    """Forward the referral to intake; its expected refusals become members of the result union."""
+    principal = info.context.caller
+    try:
+        body = _create_body(input_, principal)
+        # The gateway refuses early; intake checks again (it is not the only wall).
+        principal.require_tenant(body.tenant_id)
+        referral = await info.context.intake.submit_referral(body)
+    except errors.InvalidInput as error:
+        return ValidationFailed.of(error, input_path)
+    except errors.Forbidden as error:
+        return Forbidden(message=error.message)
+    except errors.ServiceUnavailable as error:
+        return ServiceUnavailable(message=error.message)
+    except errors.DomainError as error:
+        raise graphql_error(error, field_path=input_path) from error
+    return ReferralSubmitted(referral=Referral.of(referral))
+
+
 @strawberry.type
 class ReferralMutation:
-    @strawberry.mutation(
-        description="Refer an employee to the provider's social workers (aanmelding). A case "
-        "opens at once for a self-referral or when the employee consented; otherwise the "
-        "referral waits for their consent.",
+    submit_referral: SubmitReferralResult = strawberry.mutation(
+        resolver=submit_referral,
+        description="Refer an employee to the provider's social workers (aanmelding). A case opens at once "
+        "for a self-referral or when the employee consented; otherwise the referral waits for their consent.",
         permission_classes=[IsAuthenticated],
     )
-    async def submit_referral(
-        self,
-        info: GatewayInfo,
-        input_: Annotated[
-            ReferralInput, strawberry.argument(name="input", description="The referral.")
-        ],
-    ) -> SubmitReferralResult:
-        principal = info.context.caller
-        try:
-            body = _create_body(input_, principal)
-            # The gateway refuses early; intake checks again (it is not the only wall).
-            principal.require_tenant(body.tenant_id)
-            referral = await info.context.intake.submit_referral(body)
-        except errors.InvalidInput as error:
-            return ValidationFailed.of(error, input_path)
-        except errors.Forbidden as error:
-            return Forbidden(message=error.message)
-        except errors.ServiceUnavailable as error:
-            return ServiceUnavailable(message=error.message)
-        except errors.DomainError as error:
-            raise graphql_error(error, field_path=input_path) from error
-        return ReferralSubmitted(referral=Referral.of(referral))

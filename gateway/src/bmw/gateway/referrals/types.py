@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-
 from bmw.gateway.clients import ReferralBody, ReferralStatus
 from bmw.gateway.outcomes import Forbidden, ServiceUnavailable, ValidationFailed
 from bmw.gateway.taxonomy import Category, Channel, Urgency
@@ -21,9 +20,7 @@ strawberry.enum(
 @strawberry.input(description="How the social worker can reach the employee. Stays in intake.")
 class EmployeeContactInput:
     name: str = strawberry.field(description="The employee's name as they want to be addressed.")
-    email: str | None = strawberry.field(
-        default=None, description="E-mail address for appointment messages."
-    )
+    email: str | None = strawberry.field(default=None, description="E-mail address for appointment messages.")
     phone: str | None = strawberry.field(
         default=None, description="Phone number: digits with an optional +, spaces and dashes."
     )
@@ -35,9 +32,7 @@ class ReferralInput:
         default=None,
         description="Client organisation; defaults to your own. Required for provider staff.",
     )
-    org_unit_id: strawberry.ID = strawberry.field(
-        description="The employee's org unit (department or location)."
-    )
+    org_unit_id: strawberry.ID = strawberry.field(description="The employee's org unit (department or location).")
     category: Category = strawberry.field(description="What the help request is about.")
     urgency: Urgency = strawberry.field(description="How soon contact must be made.")
     channel: Channel = strawberry.field(description="Who refers: the employee, a manager, HR, ...")
@@ -49,9 +44,7 @@ class ReferralInput:
         description="The employee agreed to this referral. Without it (unless it is a "
         "self-referral) the referral waits for the employee's consent before a case opens.",
     )
-    language: str = strawberry.field(
-        default="nl", description="Language for the conversations (ISO 639-1 code)."
-    )
+    language: str = strawberry.field(default="nl", description="Language for the conversations (ISO 639-1 code).")
 
 
 @strawberry.type(description="A referral as its referrer may see it; no contact details.")

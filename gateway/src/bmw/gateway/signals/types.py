@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import strawberry
-
 from bmw.gateway.clients import TrendCellBody, TrendReportBody
 from bmw.gateway.taxonomy import Category
+
+logger = logging.getLogger(__name__)
 
 
 @strawberry.type(description="Referrals of one org unit in one category over the period.")
@@ -17,22 +19,25 @@ class TrendCell:
         description="Its name, from the client organisation's profile; null if not known yet."
     )
     category: Category = strawberry.field(description="Help request category.")
-    count: int | None = strawberry.field(
-        description="Number of referrals; null when suppressed (fewer than k people)."
-    )
-    suppressed: bool = strawberry.field(
-        description="True when the count describes fewer than k people and is hidden."
-    )
+    count: int | None = strawberry.field(description="Number of referrals; null when suppressed (fewer than k people).")
+    suppressed: bool = strawberry.field(description="True when the count describes fewer than k people and is hidden.")
 
     @classmethod
-    def of(cls, body: TrendCellBody) -> TrendCell:
-        """A cell from signals' answer."""
+    def of(cls, body: TrendCellBody, k: int) -> TrendCell:
+        """A cell from signals' answer, suppressed again here if it describes fewer than k people.
+
+        Signals suppresses small cells; the gateway does not rely on it alone (DESIGN §2 rule 2).
+        """
+        small = body.count is not None and 0 < body.count < k
+        if small and not body.suppressed:
+            logger.warning("signals sent an unsuppressed cell below k=%d; suppressed it", k)
+        suppressed = body.suppressed or small
         return cls(
             org_unit_id=strawberry.ID(str(body.org_unit_id)),
             org_unit_name=body.org_unit_name,
             category=body.category,
-            count=None if body.suppressed else body.count,
-            suppressed=body.suppressed,
+            count=None if suppressed else body.count,
+            suppressed=suppressed,
         )
 
 
@@ -44,9 +49,7 @@ class TrendReport:
     tenant_id: strawberry.ID = strawberry.field(description="Client organisation.")
     from_: date = strawberry.field(name="from", description="First day of the period.")
     to: date = strawberry.field(description="Last day of the period.")
-    k: int = strawberry.field(
-        description="Small-cell threshold in force: counts from 1 to k-1 are suppressed."
-    )
+    k: int = strawberry.field(description="Small-cell threshold in force: counts from 1 to k-1 are suppressed.")
     cells: list[TrendCell] = strawberry.field(
         description="One cell per org unit and category with referrals in the period."
     )
@@ -59,5 +62,5 @@ class TrendReport:
             from_=body.period_from,
             to=body.period_to,
             k=body.k,
-            cells=[TrendCell.of(cell) for cell in body.cells],
+            cells=[TrendCell.of(cell, body.k) for cell in body.cells],
         )

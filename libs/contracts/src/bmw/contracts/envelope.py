@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bmw.contracts.events.base import EventData, event_class
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from bmw.contracts.events.base import EventData, event_class
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"

@@ -265,7 +265,12 @@ def token(
         )
     except TokenError as error:
         message = str(error)
-        options = (("portfolio", "--portfolio"), ("tenant", "--tenant"), ("subject", "--sub"), ("lifetime", "--ttl-hours"))
+        options = (
+            ("portfolio", "--portfolio"),
+            ("tenant", "--tenant"),
+            ("subject", "--sub"),
+            ("lifetime", "--ttl-hours"),
+        )
         hint = next((option for word, option in options if word in message), None)
         raise typer.BadParameter(message, param_hint=hint) from None
     typer.echo(text)

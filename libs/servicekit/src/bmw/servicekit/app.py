@@ -15,6 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from bmw.contracts.envelope import dlq_topic
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
@@ -33,11 +39,6 @@ from bmw.servicekit.messaging import (
 from bmw.servicekit.outbox import OutboxRelay
 from bmw.servicekit.settings import Environment, ServiceSettings
 from bmw.servicekit.uow import UnitOfWorkFactory
-from fastapi import APIRouter, FastAPI
-from faststream.kafka import KafkaBroker
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+
 from bmw.contracts.taxonomy import TENANT_BOUND_ROLES, Role
 from bmw.servicekit.errors import Forbidden, Unauthorized
 

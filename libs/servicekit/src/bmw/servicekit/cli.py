@@ -6,9 +6,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from fastapi import FastAPI
+
 from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
-from fastapi import FastAPI
 
 
 def service_main(

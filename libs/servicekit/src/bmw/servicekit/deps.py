@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from bmw.servicekit.app import ServiceRuntime
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Unauthorized
 from bmw.servicekit.uow import UnitOfWorkFactory
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 _bearer = HTTPBearer(auto_error=False, description="A signed JWT from the identity provider (dev: `bmw dev token`).")
 

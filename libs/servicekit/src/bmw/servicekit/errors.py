@@ -11,13 +11,14 @@ import logging
 import uuid
 from typing import Any
 
-from bmw.servicekit.context import current_flow
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bmw.servicekit.context import current_flow
 
 logger = logging.getLogger(__name__)
 

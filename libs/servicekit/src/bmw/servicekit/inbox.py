@@ -3,10 +3,11 @@ its effects, so a redelivered event is recognised and skipped."""
 
 from __future__ import annotations
 
-from bmw.contracts.envelope import CloudEvent
-from bmw.servicekit.tables import INBOX
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bmw.contracts.envelope import CloudEvent
+from bmw.servicekit.tables import INBOX
 
 
 async def claim(session: AsyncSession, consumer_group: str, event: CloudEvent) -> bool:

@@ -18,15 +18,16 @@ from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from bmw.contracts.envelope import CloudEvent, EnvelopeError, dlq_topic
 from bmw.contracts.events.base import EventData, event_class
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.inbox import claim
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 

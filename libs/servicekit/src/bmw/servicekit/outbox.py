@@ -14,10 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from bmw.contracts.envelope import CloudEvent
-from bmw.servicekit.tables import OUTBOX
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bmw.contracts.envelope import CloudEvent
+from bmw.servicekit.tables import OUTBOX
 
 logger = logging.getLogger(__name__)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bmw.servicekit.db import new_metadata
 from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, MetaData, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from bmw.servicekit.db import new_metadata
 
 
 def outbox_table(metadata: MetaData) -> Table:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, Table, Text, delete, func, select
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.billing import ClientRegistered, ClientUpdated
 from bmw.servicekit.db import new_metadata
 from bmw.servicekit.messaging import ConsumerGroup
 from bmw.servicekit.uow import UnitOfWork
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, Table, Text, delete, func, select
-from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 TENANT_METADATA = new_metadata()
 

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.base import EventData
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.db import set_tenant
 from bmw.servicekit.outbox import add_to_outbox
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 class UnitOfWork:

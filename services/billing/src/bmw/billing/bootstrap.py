@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from bmw.billing.entrypoints.consumers import consumer_groups
 from bmw.billing.entrypoints.http import router
 from bmw.billing.settings import BillingSettings, get_settings
 from bmw.servicekit.app import ServiceSpec, create_service_app
-from fastapi import FastAPI
 
 
 def create_app(settings: BillingSettings | None = None) -> FastAPI:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from bmw.intake.entrypoints.consumers import consumer_groups
 from bmw.intake.entrypoints.http import router
 from bmw.intake.settings import IntakeSettings, get_settings
 from bmw.servicekit.app import ServiceSpec, create_service_app
-from fastapi import FastAPI
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:

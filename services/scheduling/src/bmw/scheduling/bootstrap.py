@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from bmw.scheduling.entrypoints.consumers import consumer_groups
 from bmw.scheduling.entrypoints.http import router
 from bmw.scheduling.settings import SchedulingSettings, get_settings
 from bmw.servicekit.app import ServiceSpec, create_service_app
-from fastapi import FastAPI
 
 
 def create_app(settings: SchedulingSettings | None = None) -> FastAPI:

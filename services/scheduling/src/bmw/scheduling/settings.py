@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bmw.servicekit.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from bmw.servicekit.settings import ServiceSettings
 
 
 class SchedulingSettings(ServiceSettings):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from bmw.servicekit.app import ServiceSpec, create_service_app
 from bmw.signals.entrypoints.consumers import consumer_groups
 from bmw.signals.entrypoints.http import router
 from bmw.signals.settings import SignalsSettings, get_settings
-from fastapi import FastAPI
 
 
 def create_app(settings: SignalsSettings | None = None) -> FastAPI:

@@ -9,9 +9,10 @@ import datetime as dt
 import uuid
 from typing import Literal, Self
 
+from pydantic import AwareDatetime, Field, model_validator
+
 from bmw.contracts.events.base import Code, Decimal2, EventData, WireModel, event
 from bmw.contracts.taxonomy import ProductKind, VatRate
-from pydantic import AwareDatetime, Field, model_validator
 
 # -- client organisations -----------------------------------------------------------------------
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import AwareDatetime, Field
+
 from bmw.contracts.events.base import EventData, event
 from bmw.contracts.taxonomy import Category, Channel, Urgency
-from pydantic import AwareDatetime, Field
 
 
 @event("intake.referral.received.v1")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from pydantic import AwareDatetime, Field
+
 from bmw.contracts.events.base import Decimal2, EventData, event
 from bmw.contracts.taxonomy import AppointmentKind, CancelledBy, UnschedulableReason, WorkshopTheme
-from pydantic import AwareDatetime, Field
 
 # -- appointments -------------------------------------------------------------------------------
 

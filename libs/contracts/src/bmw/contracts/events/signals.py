@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Self
 
+from pydantic import Field, model_validator
+
 from bmw.contracts.events.base import Code, EventData, WireModel, event
 from bmw.contracts.taxonomy import Category, DetectionMethod, OpportunityStage, SignalKind
-from pydantic import Field, model_validator
 
 # -- signals ------------------------------------------------------------------------------------
 

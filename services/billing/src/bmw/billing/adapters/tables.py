@@ -3,9 +3,10 @@ billable activity received from other services (metered into usage in issue 5)."
 
 from __future__ import annotations
 
-from bmw.servicekit.db import new_metadata
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from bmw.servicekit.db import new_metadata
 
 METADATA = new_metadata()
 

@@ -3,11 +3,12 @@ usage against a contract (and holding what has no contract) is issue 5's meterin
 
 from __future__ import annotations
 
+from sqlalchemy.dialects.postgresql import insert
+
 from bmw.billing.adapters.tables import BILLABLE_ACTIVITY
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.base import EventData
 from bmw.servicekit.uow import UnitOfWork
-from sqlalchemy.dialects.postgresql import insert
 
 
 async def record_activity(uow: UnitOfWork, event: CloudEvent, data: EventData) -> None:

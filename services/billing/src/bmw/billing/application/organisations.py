@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bmw.billing.adapters.tables import CONTRACTS, ORGANISATION_UNITS, ORGANISATIONS
 from bmw.contracts.events.billing import ClientRegistered, ClientUpdated, ContractActivated, ContractProduct, OrgUnit
 from bmw.contracts.taxonomy import Role
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, InvalidInput, NotFound
 from bmw.servicekit.uow import UnitOfWorkFactory
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @dataclass

@@ -6,6 +6,9 @@ import uuid
 from datetime import date
 from typing import Annotated
 
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from bmw.billing.application.organisations import (
     CreateContract,
     Organisation,
@@ -19,8 +22,6 @@ from bmw.billing.application.organisations import (
 from bmw.contracts.events.billing import ContractProduct, OrgUnit
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import ERROR_RESPONSES
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 router = APIRouter()
 

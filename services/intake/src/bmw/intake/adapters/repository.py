@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.intake.adapters.tables import CASES, CLIENTS, REFERRALS
 from bmw.intake.domain.referrals import Case, CaseStatus, Referral, ReferralStatus
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class ReferralRepository:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+
 from bmw.contracts.taxonomy import SlaTerm, Urgency
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.intake.application.referrals import EmployeeContact, SubmitReferral, get_referral, submit_referral
 from bmw.intake.domain.referrals import Referral, ReferralStatus
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import ERROR_RESPONSES, FieldError, InvalidInput
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 router = APIRouter(tags=["referrals"])
 

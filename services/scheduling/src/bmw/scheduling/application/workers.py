@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.taxonomy import Role
 from bmw.scheduling.adapters.tables import PENDING_INTAKES, WORKERS
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 
 @dataclass(frozen=True)

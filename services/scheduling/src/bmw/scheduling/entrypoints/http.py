@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from bmw.scheduling.application.workers import Worker, add_worker, list_workers
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import ERROR_RESPONSES
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 router = APIRouter(tags=["social workers"])
 

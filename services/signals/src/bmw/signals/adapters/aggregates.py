@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from bmw.signals.adapters.tables import WEEKLY_COUNTS
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bmw.signals.adapters.tables import WEEKLY_COUNTS
 
 
 async def count_referral(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bmw.servicekit.db import new_metadata
 from sqlalchemy import Column, Date, Integer, Table, Text
 from sqlalchemy.dialects.postgresql import UUID
+
+from bmw.servicekit.db import new_metadata
 
 METADATA = new_metadata()
 

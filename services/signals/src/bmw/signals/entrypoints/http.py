@@ -6,12 +6,13 @@ import uuid
 from datetime import date
 from typing import Annotated
 
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
 from bmw.contracts.taxonomy import Category
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
 from bmw.servicekit.errors import ERROR_RESPONSES
 from bmw.signals.application.trends import trends
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 router = APIRouter(tags=["trends"])
 
