@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
+
 from bmw.gateway.settings import GatewaySettings
 from bmw.gateway.testing import FakeServices, SigningKey, make_settings, serve
 

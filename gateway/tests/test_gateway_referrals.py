@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from bmw.gateway.testing import (
     INTAKE,
     ORG_UNIT,

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from bmw.gateway.testing import (
     OTHER_TENANT,
     SIGNALS,

@@ -1,1 +1,1 @@
-"""gateway."""
+"""The BMW gateway: one GraphQL API (Strawberry on FastAPI) over the services' HTTP APIs."""

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from fastapi import FastAPI
+
 from bmw.gateway.context import GatewayRuntime, get_context
 from bmw.gateway.graphql_http import GraphQLHTTPRouter
 from bmw.gateway.schema import Protection, build_schema
@@ -20,7 +22,6 @@ from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.errors import install_error_handlers
 from bmw.servicekit.health import Check, health_router
 from bmw.servicekit.logs import configure_logging
-from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
 

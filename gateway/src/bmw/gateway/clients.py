@@ -19,6 +19,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.errors import (
@@ -32,7 +34,6 @@ from bmw.servicekit.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 logger = logging.getLogger(__name__)
 

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+from fastapi import Request
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info
+
 from bmw.gateway.clients import IntakeClient, SignalsClient, forwarded_headers
 from bmw.gateway.settings import GatewaySettings
 from bmw.servicekit.auth import Principal, TokenVerifier, bearer_token
 from bmw.servicekit.errors import Unauthorized
-from fastapi import Request
-from strawberry.fastapi import BaseContext
-from strawberry.types import Info
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ import re
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.errors import (
     Conflict,
@@ -22,8 +25,6 @@ from bmw.servicekit.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 
 
 class ErrorCode(StrEnum):

@@ -15,11 +15,9 @@ GET with 400. This router follows the spec:
 
 from __future__ import annotations
 
-import json
 from contextvars import ContextVar
 from typing import overload
 
-from bmw.gateway.context import GatewayContext
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, Response, WebSocket
 from starlette.responses import PlainTextResponse
@@ -28,6 +26,8 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
+
+from bmw.gateway.context import GatewayContext
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -185,7 +185,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
         if status == 405:
             headers["allow"] = "POST"
         return Response(
-            json.dumps(body),
+            self.encode_json(body),
             status_code=status,
             media_type=_content_type(media_type),
             headers=headers,

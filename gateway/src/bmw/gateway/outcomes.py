@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+
 from bmw.servicekit import errors
 
 

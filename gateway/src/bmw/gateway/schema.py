@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import strawberry
-from bmw.gateway.errors import MaskInternalErrors, should_mask
-from bmw.gateway.identity.queries import IdentityQuery
-from bmw.gateway.referrals.mutations import ReferralMutation
-from bmw.gateway.signals.queries import SignalsQuery
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -30,6 +26,11 @@ from strawberry.extensions.max_aliases import create_validator as alias_limit_ru
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+
+from bmw.gateway.errors import MaskInternalErrors, should_mask
+from bmw.gateway.identity.queries import IdentityQuery
+from bmw.gateway.referrals.mutations import ReferralMutation
+from bmw.gateway.signals.queries import SignalsQuery
 
 logger = logging.getLogger(__name__)
 

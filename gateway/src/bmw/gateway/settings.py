@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Self
 
-from bmw.servicekit.settings import Environment
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bmw.servicekit.settings import Environment
 
 #: The service URL settings, by service name; each must be set explicitly in production.
 SERVICE_URL_FIELDS = {

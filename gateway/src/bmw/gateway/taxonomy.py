@@ -7,6 +7,7 @@ GraphQL names are the Python member names (``WORKLOAD_STRESS``); resolvers recei
 from __future__ import annotations
 
 import strawberry
+
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
 
 strawberry.enum(

@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 import jwt
-from bmw.gateway.app import create_app
-from bmw.gateway.settings import GatewaySettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bmw.gateway.app import create_app
+from bmw.gateway.settings import GatewaySettings
 
 ISSUER = "bmw-dev"
 AUDIENCE = "bmw"

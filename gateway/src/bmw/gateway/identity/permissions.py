@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.permission import BasePermission
+
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError
-from strawberry.permission import BasePermission
 
 
 class IsAuthenticated(BasePermission):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.identity.types import Me

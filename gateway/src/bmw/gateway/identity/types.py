@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from bmw.gateway.taxonomy import Role
 from bmw.servicekit.auth import Principal
 

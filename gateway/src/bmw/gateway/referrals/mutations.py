@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+
 from bmw.gateway.clients import EmployeeContactBody, ReferralCreateBody
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import graphql_error, input_path

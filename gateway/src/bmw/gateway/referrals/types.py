@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
 from bmw.gateway.clients import ReferralBody, ReferralStatus
 from bmw.gateway.outcomes import Forbidden, ServiceUnavailable, ValidationFailed
 from bmw.gateway.taxonomy import Category, Channel, Urgency

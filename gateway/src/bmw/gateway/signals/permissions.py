@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.permission import BasePermission
+
 from bmw.contracts.taxonomy import Role
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError
 from bmw.gateway.inputs import parse_id
 from bmw.servicekit.errors import FieldError
-from strawberry.permission import BasePermission
 
 #: Client contacts and integrations for their own organisation, provider staff as their role allows.
 TREND_READERS = (

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated
 
 import strawberry
+
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError, argument_path, graphql_error
 from bmw.gateway.identity.permissions import IsAuthenticated

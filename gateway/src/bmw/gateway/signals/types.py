@@ -6,6 +6,7 @@ import logging
 from datetime import date
 
 import strawberry
+
 from bmw.gateway.clients import TrendCellBody, TrendReportBody
 from bmw.gateway.taxonomy import Category
 
