@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer  # type: ignore[import-untyped]
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from bmw.devstack.infra import EmbeddedBroker, InfraError, create_topics, port_accepts, port_is_free
 from bmw.devstack.pytest_plugin import TestInfra
@@ -21,6 +21,7 @@ def test_topology() -> None:
     assert len(all_topics()) == 8
 
 
+@pytest.mark.integration
 def test_embedded_broker_starts_and_stops_without_leftovers(tmp_path: Path) -> None:
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log")
     with pytest.raises(InfraError, match="not started"):
@@ -38,6 +39,7 @@ def test_embedded_broker_starts_and_stops_without_leftovers(tmp_path: Path) -> N
     assert port_is_free(int(port))
 
 
+@pytest.mark.integration
 def test_topics_get_12_partitions_and_a_record_round_trips_with_headers(infra: TestInfra) -> None:
     bootstrap = infra.kafka_bootstrap_servers  # the fixture creates the backend's topics
     topic = f"bmw.test.{uuid.uuid4().hex[:8]}.events"

@@ -58,6 +58,7 @@ def test_service_database_url_keeps_host_and_query() -> None:
         service_database_url(admin, "Intake; DROP")
 
 
+@pytest.mark.integration
 def test_embedded_postgres_service_database(short_tmp: Path) -> None:
     with EmbeddedPostgres(short_tmp / "pgdata") as pg:
         socket_dir = pg.socket_dir
@@ -84,6 +85,7 @@ def test_embedded_postgres_service_database(short_tmp: Path) -> None:
     assert not running(pid)
 
 
+@pytest.mark.integration
 def test_infra_fixture_provisions_databases(infra: TestInfra) -> None:
     url = infra.database_url("scheduling")
     assert infra.database_url("scheduling") == url

@@ -1,5 +1,5 @@
 """``python -m bmw.devstack`` is the ``bmw`` command."""
 
-from .cli import main
+from bmw.devstack.cli import main
 
 main()

@@ -18,19 +18,18 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bmw.contracts.taxonomy import Role
-
-from .demo import DemoLoadError, default_subject
-from .infra import InfraError
-from .processes import ManagedProcess, ProcessFailed
-from .stack import Stack, StackError
-from .tokens import (
+from bmw.devstack.demo import DemoLoadError, default_subject
+from bmw.devstack.infra import InfraError
+from bmw.devstack.processes import ManagedProcess, ProcessFailed
+from bmw.devstack.stack import Stack, StackError
+from bmw.devstack.tokens import (
     DEFAULT_TTL,
     TokenError,
     load_or_create_signing_key,
     mint_token,
     signing_key_path,
 )
-from .topology import DEFAULT_PARTITIONS
+from bmw.devstack.topology import DEFAULT_PARTITIONS
 
 app = typer.Typer(
     name="bmw",
@@ -67,7 +66,7 @@ UP_HELP = (
     "Logs are in [bold]<data-dir>/logs/<name>.log[/]. Ctrl-C (or SIGTERM) stops everything and removes stack.json."
 )
 
-TOKEN_HELP = (
+MINT_HELP = (
     "Print a development token signed with [bold]<data-dir>/dev-signing-key.pem[/] (created if absent).\n\n"
     "The token alone goes to stdout, so [bold]TOKEN=$(bmw dev token --role provider_admin)[/] works. Services "
     "started by [bold]bmw dev up[/] with the same data directory accept it. client_contact, employee and "
@@ -126,13 +125,15 @@ def up(
     )
     tokens_file = stack.data_dir / TOKENS_FILE
     stopping = False
+    stop_requested_at: float | None = None
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
+        nonlocal stopping, stop_requested_at
         if stopping:
             console.print("[yellow]already stopping, please wait…[/]")
             return
         stopping = True
+        stop_requested_at = time.monotonic()
         raise _StopRequested(signum)
 
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -153,7 +154,7 @@ def up(
         exit_code = 1
     finally:
         stopping = True
-        started = time.monotonic()
+        started = stop_requested_at or time.monotonic()
         stack.stop()
         tokens_file.unlink(missing_ok=True)
         for sig, handler in previous.items():
@@ -225,7 +226,7 @@ def _split(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-@dev_app.command("token", help=TOKEN_HELP)
+@dev_app.command("token", help=MINT_HELP)
 def token(
     role: Annotated[
         Role,
@@ -251,7 +252,7 @@ def token(
     ttl_hours: Annotated[float, typer.Option("--ttl-hours", help="Lifetime in hours.", min=0.01)] = 12.0,
     data_dir: DataDir = Path(".bmw"),
 ) -> None:
-    """Print a development token (help text: ``TOKEN_HELP``)."""
+    """Print a development token (help text: ``MINT_HELP``)."""
     key = load_or_create_signing_key(signing_key_path(data_dir))
     try:
         text = mint_token(

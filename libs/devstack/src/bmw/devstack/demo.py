@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from bmw.contracts.taxonomy import Category, ProductKind, Role, VatRate
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from bmw.devstack.stack import Stack
 
 _NAMESPACE: Final = uuid.UUID("6f1c1a52-6f1e-4b8e-9c43-0d6a3c1e2b7a")
 
@@ -113,8 +114,26 @@ class _Worker:
     serves: tuple[int, ...] = field(default=(0, 1))  # indexes into the organisations
 
 
-def _product(code: str, kind: ProductKind, unit_price_cents: int, vat: VatRate = VatRate.STANDARD) -> dict[str, Any]:
-    return {"code": code, "kind": kind.value, "unit_price_cents": unit_price_cents, "vat_rate": vat.value}
+def _product(
+    code: str,
+    kind: ProductKind,
+    unit_price_cents: int,
+    vat: VatRate = VatRate.STANDARD,
+    *,
+    included_quantity: str | None = None,
+    overage_unit_price_cents: int | None = None,
+) -> dict[str, Any]:
+    product: dict[str, Any] = {
+        "code": code,
+        "kind": kind.value,
+        "unit_price_cents": unit_price_cents,
+        "vat_rate": vat.value,
+    }
+    if included_quantity is not None:
+        product["included_quantity"] = included_quantity
+    if overage_unit_price_cents is not None:
+        product["overage_unit_price_cents"] = overage_unit_price_cents
+    return product
 
 
 def _organisations(today: date) -> tuple[_Organisation, ...]:
@@ -127,7 +146,13 @@ def _organisations(today: date) -> tuple[_Organisation, ...]:
             org_units=("Logistiek", "Planning", "Finance", "HR"),
             products=(
                 _product("BMW-ABO", ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR, 2_850),
-                _product("STRIPPENKAART-40", ProductKind.HOUR_BUNDLE, 11_500),
+                _product(
+                    "STRIPPENKAART-40",
+                    ProductKind.HOUR_BUNDLE,
+                    11_500,
+                    included_quantity="40.00",
+                    overage_unit_price_cents=12_500,
+                ),
                 _product("WS-SESSIE", ProductKind.WORKSHOP_PER_SESSION, 145_000),
                 _product("LAAT-ANNULEREN", ProductKind.LATE_CANCELLATION_FEE, 9_500),
                 _product("NO-SHOW", ProductKind.NO_SHOW_FEE, 11_500),
@@ -208,12 +233,13 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
 
     As ``provider_admin`` (``admin_token``): billing ``POST /client-organisations`` twice (a regional
     logistics company and a municipality, each with four org units), scheduling ``POST /workers`` for four
-    social workers serving them, and billing ``POST /contracts`` for each organisation. The social workers
-    are stored in ``stack.demo_workers``. Raises :class:`DemoLoadError` on the first failed call.
+    social workers serving them, and billing ``POST /contracts`` (``tenant_id``, ``products``,
+    ``period_start``, ``period_end``) for each organisation. The social workers are stored in
+    ``stack.demo_workers``. Raises :class:`DemoLoadError` on the first failed call.
     """
     billing = stack.services["billing"].url.rstrip("/")
     scheduling = stack.services["scheduling"].url.rstrip("/")
-    organisations = _organisations(date.today())
+    organisations = _organisations(datetime.now(ZoneInfo("Europe/Amsterdam")).date())
     own_client = client is None
     http = client if client is not None else httpx.Client(timeout=30.0)
     try:
@@ -257,8 +283,8 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
                 {
                     "tenant_id": tenant.id,
                     "products": list(org.products),
-                    "start": org.contract_start.isoformat(),
-                    "end": org.contract_end.isoformat(),
+                    "period_start": org.contract_start.isoformat(),
+                    "period_end": org.contract_end.isoformat(),
                 },
             )
         return tenants

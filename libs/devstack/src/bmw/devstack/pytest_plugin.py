@@ -27,8 +27,7 @@ from typing import Any, Final, Literal
 import pytest
 
 from bmw.contracts.taxonomy import Role
-
-from .infra import (
+from bmw.devstack.infra import (
     EmbeddedBroker,
     EmbeddedPostgres,
     create_topics,
@@ -36,7 +35,7 @@ from .infra import (
     free_port,
     provision_service_database,
 )
-from .tokens import (
+from bmw.devstack.tokens import (
     DEFAULT_TTL,
     DEV_AUDIENCE,
     DEV_ISSUER,
@@ -44,10 +43,13 @@ from .tokens import (
     mint_token,
     public_key_pem,
 )
-from .topology import DEFAULT_PARTITIONS, all_topics
+from bmw.devstack.topology import DEFAULT_PARTITIONS, all_topics
 
 InfraMode = Literal["embedded", "external", "testcontainers"]
 MODES: Final[tuple[InfraMode, ...]] = ("embedded", "external", "testcontainers")
+
+#: Password of the service roles on servers reached over TCP (test servers only).
+_TEST_SERVICE_PASSWORD: Final = "bmw-test"  # noqa: S105 - a throwaway password for throwaway test servers
 
 _HOW_TO = (
     "Use the default BMW_TEST_INFRA=embedded (no Docker needed), or BMW_TEST_INFRA=external with "
@@ -127,7 +129,7 @@ class TestInfra:
         for close in reversed(closers):
             try:
                 close()
-            except Exception as error:  # keep stopping the rest
+            except Exception as error:  # noqa: BLE001 - keep stopping the rest, re-raise the first below
                 errors.append(error)
         if errors:
             raise errors[0]
@@ -177,7 +179,7 @@ def _external(environ: dict[str, str]) -> TestInfra:
         "external",
         postgres_admin_url=lambda: admin_url,
         kafka_bootstrap_servers=lambda: bootstrap,
-        service_password=environ.get("BMW_TEST_DATABASE_SERVICE_PASSWORD", "bmw-test"),
+        service_password=environ.get("BMW_TEST_DATABASE_SERVICE_PASSWORD", _TEST_SERVICE_PASSWORD),
     )
 
 
@@ -185,6 +187,7 @@ def docker_engine_problem() -> str | None:
     """Why no Docker engine can be used (``None`` when one answers a ping)."""
     try:
         import docker  # type: ignore[import-untyped]
+        from docker.errors import DockerException  # type: ignore[import-untyped]
     except ImportError as error:  # pragma: no cover - docker comes with testcontainers
         return f"the docker package is missing ({error})"
     where = os.environ.get("DOCKER_HOST", "the default socket (unix:///var/run/docker.sock)")
@@ -194,7 +197,7 @@ def docker_engine_problem() -> str | None:
             client.ping()
         finally:
             client.close()
-    except Exception as error:
+    except (DockerException, OSError) as error:  # requests' errors are OSErrors
         return f"no Docker engine is reachable at {where}: {error}"
     return None
 
@@ -227,7 +230,7 @@ def _testcontainers() -> TestInfra:
         "testcontainers",
         postgres_admin_url=start_postgres,
         kafka_bootstrap_servers=start_kafka,
-        service_password="bmw-test",
+        service_password=_TEST_SERVICE_PASSWORD,
         closers=[stop_containers],
     )
 

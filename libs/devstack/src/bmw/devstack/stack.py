@@ -29,10 +29,9 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from bmw.contracts.taxonomy import Role
-
-from . import demo as demo_data
-from .demo import DemoTenant, DemoWorker
-from .infra import (
+from bmw.devstack import demo as demo_data
+from bmw.devstack.demo import DemoTenant, DemoWorker
+from bmw.devstack.infra import (
     EmbeddedBroker,
     EmbeddedPostgres,
     create_topics,
@@ -40,8 +39,8 @@ from .infra import (
     port_is_free,
     provision_service_database,
 )
-from .processes import ManagedProcess, Supervisor
-from .tokens import (
+from bmw.devstack.processes import ManagedProcess, Supervisor
+from bmw.devstack.tokens import (
     DEFAULT_TTL,
     DEV_AUDIENCE,
     DEV_ISSUER,
@@ -51,7 +50,7 @@ from .tokens import (
     public_key_pem,
     signing_key_path,
 )
-from .topology import DEFAULT_PARTITIONS, SERVICES, all_topics
+from bmw.devstack.topology import DEFAULT_PARTITIONS, SERVICES, all_topics
 
 logger = logging.getLogger(__name__)
 

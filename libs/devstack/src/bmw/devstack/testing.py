@@ -23,7 +23,12 @@ from bmw.servicekit.migrations import upgrade
 from bmw.servicekit.tenants import ORG_UNITS
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition") -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 30.0,  # noqa: ASYNC109 - a plain deadline reads better in tests than asyncio.timeout
+    what: str = "condition",
+) -> None:
     """Wait until ``check()`` is true; fail naming ``what`` after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

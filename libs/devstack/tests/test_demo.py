@@ -1,0 +1,80 @@
+"""Demo data loading against a mock HTTP transport."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bmw.contracts.taxonomy import Category, ProductKind, VatRate
+from bmw.devstack.demo import DEMO_ACCOUNT_MANAGER_ID, DemoLoadError, DemoTenant, load_demo
+from bmw.devstack.stack import ServiceEndpoint, Stack
+
+
+def fake_stack(tmp_path: Path) -> Stack:
+    stack = Stack(tmp_path / ".bmw", base_port=0)
+    stack.services = {
+        name: ServiceEndpoint(name, f"http://{name}.test", "")
+        for name in ("intake", "scheduling", "billing", "signals")
+    }
+    return stack
+
+
+def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -> None:
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"] == "Bearer admin-token"
+        body = json.loads(request.content)
+        calls.append((f"{request.url.host}{request.url.path}", body))
+        if request.url.path == "/client-organisations":
+            units = [{"id": str(uuid.uuid4()), "name": u["name"]} for u in body["org_units"]]
+            return httpx.Response(201, json={"id": str(uuid.uuid4()), "name": body["name"], "org_units": units})
+        return httpx.Response(201, json={"id": str(uuid.uuid4()), **body})
+
+    stack = fake_stack(tmp_path)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        tenants = load_demo(stack, "admin-token", client=client)
+
+    assert [t.name for t in tenants] == ["Van der Veen Transport & Logistiek B.V.", "Gemeente Waterland aan Zee"]
+    assert [u.name for u in tenants[0].org_units] == ["Logistiek", "Planning", "Finance", "HR"]
+    assert [u.name for u in tenants[1].org_units] == ["Burgerzaken", "Sociaal Domein", "ICT", "Facilitair"]
+    assert [c[0] for c in calls] == [
+        "billing.test/client-organisations",
+        "billing.test/client-organisations",
+        *["scheduling.test/workers"] * 4,
+        "billing.test/contracts",
+        "billing.test/contracts",
+    ]
+    organisation = calls[0][1]
+    assert organisation["account_manager_id"] == DEMO_ACCOUNT_MANAGER_ID
+    assert len(str(organisation["kvk_number"])) == 8
+    for _, worker in calls[2:6]:
+        assert set(worker) == {"name", "specialisms", "languages", "tenant_ids"}
+        assert all(Category(s) for s in worker["specialisms"])  # type: ignore[attr-defined]
+        assert set(worker["tenant_ids"]) <= {t.id for t in tenants}  # type: ignore[arg-type]
+    assert len(stack.demo_workers) == 4
+    for (_, contract), tenant in zip(calls[6:], tenants, strict=True):
+        assert contract["tenant_id"] == tenant.id
+        assert str(contract["period_start"]) < str(contract["period_end"])
+        for product in contract["products"]:  # type: ignore[attr-defined]
+            assert {"code", "kind", "unit_price_cents", "vat_rate"} <= set(product)
+            ProductKind(product["kind"])
+            VatRate(product["vat_rate"])
+    bundle = next(p for p in calls[6][1]["products"] if p["kind"] == "hour_bundle")  # type: ignore[attr-defined]
+    assert bundle["included_quantity"] == "40.00"
+    assert DemoTenant.from_json(tenants[0].as_json()) == tenants[0]
+
+
+def test_load_demo_fails_clearly(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"detail": [{"loc": ["body", "kvk_number"], "msg": "invalid"}]})
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(DemoLoadError, match=r"POST http://billing.test/client-organisations answered HTTP 422.*kvk"),
+    ):
+        load_demo(fake_stack(tmp_path), "admin-token", client=client)

@@ -1,0 +1,39 @@
+"""Mode selection of the ``infra`` fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bmw.devstack.pytest_plugin import DevKeys, docker_engine_problem, infra_mode, open_test_infra
+
+
+def test_mode_defaults_to_embedded_and_is_checked() -> None:
+    assert infra_mode({}) == "embedded"
+    assert infra_mode({"BMW_TEST_INFRA": "Testcontainers"}) == "testcontainers"
+    with pytest.raises(pytest.UsageError, match="not one of embedded, external, testcontainers"):
+        infra_mode({"BMW_TEST_INFRA": "docker"})
+
+
+def test_testcontainers_without_docker_skips_with_a_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    assert "no Docker engine is reachable" in (docker_engine_problem() or "")
+    with pytest.raises(pytest.skip.Exception, match="no Docker engine is reachable.*BMW_TEST_INFRA=embedded"):
+        open_test_infra("testcontainers", tmp_path)
+
+
+def test_external_needs_its_variables(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match="needs BMW_TEST_DATABASE_ADMIN_URL and KAFKA_BOOTSTRAP_SERVERS"):
+        open_test_infra("external", tmp_path, environ={})
+    infra = open_test_infra(
+        "external",
+        tmp_path,
+        environ={"BMW_TEST_DATABASE_ADMIN_URL": "postgresql://u:p@db/postgres", "KAFKA_BOOTSTRAP_SERVERS": "k:9092"},
+    )
+    assert infra.postgres_admin_url == "postgresql://u:p@db/postgres"
+
+
+def test_dev_keys_mint(dev_keys: DevKeys) -> None:
+    assert dev_keys.env["BMW_JWT_PUBLIC_KEY"] == dev_keys.public_pem
+    assert dev_keys.mint("provider_admin").count(".") == 2

@@ -1,0 +1,184 @@
+"""How ``subscribe`` wires a consumer group into FastStream, on the in-memory ``TestKafkaBroker``.
+
+TestKafkaBroker is good for wiring only: it calls the handler directly (no consumer group, no
+partitions, no real offsets). With ``AckPolicy.MANUAL`` it does build FastStream's ackable message
+on its module-level fake consumer, so whether the handler commits is observable by patching that
+fake's ``commit``; what a real broker redelivers after a missing commit is for the integration tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import message as faststream_kafka_message
+
+from bmw.contracts.envelope import CloudEvent
+from bmw.contracts.events.intake import CaseOpened
+from bmw.contracts.taxonomy import Category, Urgency
+from bmw.servicekit.messaging import ConsumerGroup, EventConsumer, Outcome, RetryPolicy, subscribe
+
+TOPICS = ("bmw.intake.events", "bmw.billing.events")
+GROUP = "scheduling.cases"
+TENANT = uuid.UUID("6f1c2a48-0000-4000-8000-000000000001")
+
+
+class RecordingConsumer(EventConsumer):
+    """An EventConsumer whose ``process`` records what the subscriber hands it."""
+
+    def __init__(self, group: ConsumerGroup, *, fail: bool = False) -> None:
+        super().__init__(group, None, self._no_dead_letter, RetryPolicy(backoff_seconds=0))  # type: ignore[arg-type]
+        self.records: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        self.fail = fail
+
+    @staticmethod
+    async def _no_dead_letter(*_: Any) -> None:
+        raise AssertionError("process is replaced; nothing is dead-lettered here")
+
+    async def process(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> str:
+        self.records.append((topic, key, value, list(headers)))
+        if self.fail:
+            raise RuntimeError("dead-letter topic unreachable")
+        return Outcome.APPLIED
+
+
+def group() -> ConsumerGroup:
+    consumer_group = ConsumerGroup(name=GROUP, topics=TOPICS)
+
+    @consumer_group.on(CaseOpened)
+    async def on_case_opened(*_: Any) -> None:
+        return None
+
+    return consumer_group
+
+
+def case_opened() -> CloudEvent:
+    return CloudEvent.create(
+        CaseOpened(
+            case_id=uuid.uuid4(),
+            referral_id=uuid.uuid4(),
+            client_ref="c_test",
+            org_unit_id=uuid.uuid4(),
+            category=Category.GRIEF,
+            urgency=Urgency.URGENT,
+            sla_deadline=datetime(2026, 3, 5, 16, 0, tzinfo=UTC),
+        ),
+        tenant_id=TENANT,
+        correlation_id="flow-7",
+    )
+
+
+@pytest.fixture
+def commits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Offset commits made through the fake consumer TestKafkaBroker hands to ackable messages."""
+    made: list[str] = []
+
+    async def commit() -> None:
+        made.append("commit")
+
+    monkeypatch.setattr(faststream_kafka_message.FAKE_CONSUMER, "commit", commit)
+    return made
+
+
+def test_subscribe_registers_one_subscriber_on_the_groups_topics_with_manual_ack() -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+
+    subscribe(broker, RecordingConsumer(group()))
+
+    [subscriber] = broker.subscribers
+    assert list(subscriber.topic_names) == list(TOPICS)
+    assert subscriber.group_id == GROUP
+    assert subscriber.ack_policy is AckPolicy.MANUAL
+
+
+def test_the_subscriber_starts_at_the_earliest_offset_and_never_auto_commits() -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    subscribe(broker, RecordingConsumer(group()))
+    [subscriber] = broker.subscribers
+
+    connection_args = getattr(subscriber, "_connection_args", None)  # FastStream 0.7 internals
+    if connection_args is None:
+        pytest.skip("this FastStream version does not expose the consumer's connection arguments")
+    assert connection_args["auto_offset_reset"] == "earliest"
+    assert connection_args["enable_auto_commit"] is False
+
+
+def test_each_group_gets_its_own_subscriber() -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    other = ConsumerGroup(name="billing.usage", topics=("bmw.scheduling.events",))
+
+    subscribe(broker, RecordingConsumer(group()))
+    subscribe(broker, RecordingConsumer(other))
+
+    assert sorted((s.group_id, tuple(s.topic_names)) for s in broker.subscribers) == [
+        ("billing.usage", ("bmw.scheduling.events",)),
+        (GROUP, TOPICS),
+    ]
+
+
+async def test_a_published_cloudevent_reaches_process_with_its_record_and_is_then_committed(
+    commits: list[str],
+) -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group())
+    subscribe(broker, consumer)
+    event = case_opened()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            event.kafka_value(), event.topic, key=event.kafka_key(), headers=event.kafka_headers()
+        )
+
+    [(topic, key, value, headers)] = consumer.records
+    assert topic == "bmw.intake.events"
+    assert key == event.kafka_key()
+    assert value == event.kafka_value()
+    assert CloudEvent.from_kafka(headers, value) == event
+    assert commits == ["commit"]
+
+
+async def test_events_on_every_topic_of_the_group_reach_process(commits: list[str]) -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group())
+    subscribe(broker, consumer)
+    event = case_opened()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        for topic in TOPICS:
+            await test_broker.publish(event.kafka_value(), topic, key=event.kafka_key(), headers=event.kafka_headers())
+
+    assert [record[0] for record in consumer.records] == list(TOPICS)
+    assert commits == ["commit", "commit"]
+
+
+async def test_when_process_raises_the_offset_is_not_committed(commits: list[str]) -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group(), fail=True)
+    subscribe(broker, consumer)
+    event = case_opened()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        with pytest.raises(RuntimeError, match="dead-letter topic unreachable"):
+            await test_broker.publish(
+                event.kafka_value(), event.topic, key=event.kafka_key(), headers=event.kafka_headers()
+            )
+
+    assert len(consumer.records) == 1
+    assert commits == []
+
+
+async def test_a_topic_outside_the_group_does_not_reach_process(commits: list[str]) -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group())
+    subscribe(broker, consumer)
+    event = case_opened()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(event.kafka_value(), "bmw.signals.events", headers=event.kafka_headers())
+
+    assert consumer.records == []

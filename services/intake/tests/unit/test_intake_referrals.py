@@ -1,0 +1,203 @@
+"""Referrals: who may refer through which channel, consent before a case opens, one case per
+referral, and the pseudonymous client_ref (DESIGN §2 rules 1 and 4, §3 intake)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
+from bmw.intake.domain.referrals import (
+    CaseStatus,
+    ChannelNotAllowed,
+    Referral,
+    ReferralStatus,
+    allowed_channels,
+    new_client_ref,
+)
+from bmw.intake.domain.sla import sla_deadline
+
+TENANT = uuid.UUID("6f1c2a48-0000-4000-8000-000000000001")
+ORG_UNIT = uuid.UUID("00000000-0000-4000-8000-0000000000bb")
+RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def referral(**overrides: Any) -> Referral:
+    """A referral by HR without the employee's consent, unless overridden."""
+    fields: dict[str, Any] = {
+        "tenant_id": TENANT,
+        "org_unit_id": ORG_UNIT,
+        "category": Category.REORGANISATION_UNCERTAINTY,
+        "urgency": Urgency.NORMAL,
+        "channel": Channel.HR,
+        "language": "nl",
+        "referred_by": "hr-officer-1",
+        "referrer_roles": frozenset({Role.CLIENT_CONTACT}),
+        "employee_consented": False,
+        "received_at": RECEIVED,
+    }
+    fields.update(overrides)
+    return Referral.receive(**fields)
+
+
+# -- channels ------------------------------------------------------------------------------------
+
+EXPECTED_CHANNELS: dict[Role, set[Channel]] = {
+    Role.EMPLOYEE: {Channel.SELF},
+    Role.CLIENT_CONTACT: {Channel.MANAGER, Channel.HR, Channel.COMPANY_DOCTOR},
+    Role.INTEGRATION: {Channel.INTEGRATION},
+}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED_CHANNELS))
+@pytest.mark.parametrize("channel", list(Channel))
+def test_each_role_refers_only_through_its_own_channels(role: Role, channel: Channel) -> None:
+    roles = frozenset({role})
+
+    if channel in EXPECTED_CHANNELS[role]:
+        made = referral(channel=channel, referrer_roles=roles)
+        assert made.channel is channel
+    else:
+        with pytest.raises(ChannelNotAllowed, match=channel.value):
+            referral(channel=channel, referrer_roles=roles)
+
+
+def test_an_employee_cannot_refer_as_their_manager() -> None:
+    with pytest.raises(ChannelNotAllowed):
+        referral(channel=Channel.MANAGER, referrer_roles=frozenset({Role.EMPLOYEE}))
+
+
+def test_a_caller_without_roles_may_not_refer_at_all() -> None:
+    assert allowed_channels(frozenset()) == frozenset()
+
+
+def test_a_caller_with_two_roles_may_use_the_channels_of_both() -> None:
+    assert allowed_channels(frozenset({Role.EMPLOYEE, Role.INTEGRATION})) == {Channel.SELF, Channel.INTEGRATION}
+
+
+@pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN])
+def test_provider_staff_may_register_a_referral_from_any_channel(role: Role) -> None:
+    assert allowed_channels(frozenset({role})) == frozenset(Channel)
+
+
+# -- consent -------------------------------------------------------------------------------------
+
+
+def test_a_self_referral_counts_as_consent() -> None:
+    made = referral(channel=Channel.SELF, referrer_roles=frozenset({Role.EMPLOYEE}), employee_consented=False)
+
+    assert made.employee_consented
+    assert made.may_open_case
+
+
+@pytest.mark.parametrize("channel", [Channel.MANAGER, Channel.HR, Channel.COMPANY_DOCTOR])
+def test_a_referral_by_someone_else_without_consent_opens_no_case(channel: Channel) -> None:
+    made = referral(channel=channel, employee_consented=False)
+
+    assert not made.employee_consented
+    assert not made.may_open_case
+    with pytest.raises(ValueError, match="consent"):
+        made.open_case(new_client_ref())
+    assert made.case is None
+    assert made.status is ReferralStatus.AWAITING_CONSENT
+
+
+def test_an_integration_referral_without_consent_opens_no_case() -> None:
+    made = referral(channel=Channel.INTEGRATION, referrer_roles=frozenset({Role.INTEGRATION}))
+
+    assert not made.may_open_case
+
+
+def test_a_referral_by_someone_else_with_consent_may_open_a_case() -> None:
+    assert referral(employee_consented=True).may_open_case
+
+
+def test_a_new_referral_awaits_consent_and_has_no_case() -> None:
+    made = referral(employee_consented=True)
+
+    assert made.status is ReferralStatus.AWAITING_CONSENT
+    assert made.case is None
+
+
+# -- opening a case --------------------------------------------------------------------------
+
+
+def test_opening_a_case_records_it_on_the_referral() -> None:
+    made = referral(employee_consented=True, urgency=Urgency.URGENT, language="en")
+    client_ref = new_client_ref()
+
+    case = made.open_case(client_ref)
+
+    assert made.case is case
+    assert made.status is ReferralStatus.CASE_OPENED
+    assert case.referral_id == made.id
+    assert case.client_ref == client_ref
+    assert case.status is CaseStatus.REGISTERED
+    assert case.sla_deadline == sla_deadline(RECEIVED, Urgency.URGENT)
+    assert case.language == "en"
+    assert case.opened_at == RECEIVED
+
+
+def test_a_case_opens_only_once() -> None:
+    made = referral(employee_consented=True)
+    first = made.open_case(new_client_ref())
+
+    assert not made.may_open_case
+    with pytest.raises(ValueError, match="only once"):
+        made.open_case(new_client_ref())
+    assert made.case is first
+
+
+def test_each_referral_and_case_gets_its_own_id() -> None:
+    first, second = referral(employee_consented=True), referral(employee_consented=True)
+
+    assert first.id != second.id
+    assert first.open_case(new_client_ref()).id != second.open_case(new_client_ref()).id
+
+
+@pytest.mark.parametrize(
+    ("category", "specialism"),
+    [
+        (Category.BURNOUT_RISK, "burnout"),
+        (Category.DISMISSAL, "employment_law"),
+        (Category.UNDESIRABLE_BEHAVIOUR, "confidential_advisor"),
+        (Category.ADDICTION, "addiction"),
+        (Category.FINANCES, "debt_counselling"),
+        (Category.GRIEF, "grief"),
+        (Category.WORKLOAD_STRESS, None),
+        (Category.CONFLICT_MANAGER, None),
+        (Category.OTHER, None),
+    ],
+)
+def test_a_case_needs_the_specialism_of_its_category(category: Category, specialism: str | None) -> None:
+    case = referral(category=category, employee_consented=True).open_case(new_client_ref())
+
+    assert case.needed_specialism == specialism
+
+
+# -- the pseudonym ---------------------------------------------------------------------------
+
+
+def test_client_refs_are_unique() -> None:
+    refs = [new_client_ref() for _ in range(5000)]
+
+    assert len(set(refs)) == len(refs)
+
+
+def test_a_client_ref_is_an_opaque_url_safe_token_of_128_bits() -> None:
+    ref = new_client_ref()
+
+    assert re.fullmatch(r"c_[A-Za-z0-9_-]{22}", ref)
+
+
+def test_a_client_ref_carries_nothing_of_the_referral() -> None:
+    made = referral(employee_consented=True, referred_by="Sanne de Vries")
+
+    case = made.open_case(new_client_ref())
+
+    for value in (str(TENANT), str(ORG_UNIT), str(made.id), "Sanne", "de Vries", made.category.value):
+        assert value not in case.client_ref
