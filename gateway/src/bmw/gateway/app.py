@@ -21,7 +21,6 @@ from bmw.servicekit.app import FlowContextMiddleware
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.errors import install_error_handlers
 from bmw.servicekit.health import Check, health_router
-from bmw.servicekit.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,6 @@ def create_app(
 ) -> FastAPI:
     """The gateway app. ``transport`` replaces the network for the service calls (tests)."""
     settings = settings or get_settings()
-    configure_logging("gateway")
     # One line per service call would drown the log; failures are logged by the clients.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     schema = build_schema(

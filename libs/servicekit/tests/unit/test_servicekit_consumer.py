@@ -410,14 +410,6 @@ async def test_transient_failures_between_real_ones_do_not_add_attempts(inbox: F
     assert h.dead_letters[0].reason == "ValueError: 3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "process() decrements the attempt counter after a transient error, so every retry during an outage "
-        "uses delay(1) (0.1-0.2 s by default): the backoff never grows towards backoff_max_seconds and each "
-        "consumer polls a down database 5-10 times a second"
-    ),
-)
 async def test_consecutive_transient_failures_back_off_exponentially(inbox: FakeInbox) -> None:
     outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
     h = harness(inbox, Handler(*[outage] * 4), max_attempts=3)

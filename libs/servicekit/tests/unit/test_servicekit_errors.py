@@ -207,27 +207,12 @@ async def test_an_unexpected_error_is_a_500_with_a_request_id_and_nothing_else(c
     assert ".py" not in response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the catch-all handler runs in ServerErrorMiddleware, outside FlowContextMiddleware, after the flow "
-        "context was reset; _internal and error_response each call _request_id(), which makes two different "
-        "random ids: the one in the message (and the log) is not error.request_id"
-    ),
-)
 async def test_a_500_quotes_one_request_id_in_message_and_field(client: httpx.AsyncClient) -> None:
     error = error_of(await client.get("/boom"))
 
     assert error["request_id"] in error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a 500 is sent by Starlette's ServerErrorMiddleware, which sits outside FlowContextMiddleware, so the "
-        "response has no x-request-id / x-correlation-id header and its request id is not the request's"
-    ),
-)
 async def test_a_500_carries_the_request_id_header_of_its_body(client: httpx.AsyncClient) -> None:
     response = await client.get("/boom", headers={"x-correlation-id": "flow-500"})
 

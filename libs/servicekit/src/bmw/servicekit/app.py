@@ -25,7 +25,7 @@ from bmw.contracts.envelope import dlq_topic
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import create_engine, session_factory
-from bmw.servicekit.errors import install_error_handlers
+from bmw.servicekit.errors import install_error_handlers, internal_error_response
 from bmw.servicekit.health import health_router
 from bmw.servicekit.messaging import (
     ConsumerGroup,
@@ -168,14 +168,24 @@ class FlowContextMiddleware:
             )
         )
 
+        started = False
+
         async def send_with_ids(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 extra = [(b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation[:128].encode())]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_ids)
+        except Exception as error:
+            # Answered here, inside the request's flow context, so the 500 quotes the request id that
+            # the log line carries (Starlette's outer error middleware would no longer know it).
+            if started:
+                raise
+            await internal_error_response(error)(scope, receive, send_with_ids)
         finally:
             reset_flow(token)
 

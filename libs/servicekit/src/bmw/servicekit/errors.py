@@ -111,10 +111,15 @@ def error_response(
     fields: list[FieldError] | None = None,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    request_id: str | None = None,
 ) -> JSONResponse:
     body = ErrorResponse(
         error=ErrorBody(
-            code=code, message=message, request_id=_request_id(), fields=fields or [], details=details or {}
+            code=code,
+            message=message,
+            request_id=request_id or _request_id(),
+            fields=fields or [],
+            details=details or {},
         )
     )
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
@@ -163,6 +168,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:
-        request_id = _request_id()
-        logger.error("internal error (request %s)", request_id, exc_info=exc)
-        return error_response(500, "internal", f"internal error; quote request id {request_id}")
+        return internal_error_response(exc)
+
+
+def internal_error_response(exc: BaseException) -> JSONResponse:
+    """A masked 500: the stack trace goes to the log under the request id the caller is given."""
+    request_id = _request_id()
+    logger.error("internal error (request %s)", request_id, exc_info=exc)
+    return error_response(500, "internal", f"internal error; quote request id {request_id}", request_id=request_id)

@@ -71,7 +71,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff with full jitter, capped."""
-        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * (2 ** (attempt - 1)))
+        exponent = min(max(attempt, 1), 32) - 1  # capped: 2**1075 would overflow a float
+        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * (2**exponent))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
 
 
@@ -125,6 +126,7 @@ class EventConsumer:
         )
         try:
             attempt = 0
+            outage = 0  # consecutive transient failures: they back off, but never dead-letter
             while True:
                 attempt += 1
                 try:
@@ -144,7 +146,8 @@ class EventConsumer:
                         )
                         reason = f"{type(error).__name__}: {error}"
                         return await self._to_dlq(topic, key, value, text_headers, reason, attempt)
-                    delay = self._retry.delay(min(attempt, 16))
+                    outage = outage + 1 if transient else 0
+                    delay = self._retry.delay(outage if transient else attempt)
                     logger.warning(
                         "group %s failed on %s %s (attempt %d, %s); retrying in %.2fs",
                         self.group.name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,8 @@ def sla_deadline(received_at: datetime, urgency: Urgency) -> datetime:
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
     if urgency is Urgency.CRISIS:
-        return received_at + SlaTerm.CRISIS
+        # In UTC: adding 24 h to a local time would give 23 or 25 real hours across a DST change.
+        return received_at.astimezone(UTC) + SlaTerm.CRISIS
     local_day = received_at.astimezone(AMSTERDAM).date()
     last_day = add_working_days(local_day, SlaTerm.WORKING_DAYS[urgency])
     return datetime.combine(last_day, time(17, 0), tzinfo=AMSTERDAM)
