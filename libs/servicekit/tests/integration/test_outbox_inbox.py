@@ -185,3 +185,18 @@ async def test_an_undecodable_record_is_dead_lettered_at_once(
         return len(found) == 1 and "missing CloudEvents headers" in found[0][0]["x-bmw-error"]
 
     await eventually(dead_lettered, what="the undecodable record in the DLQ")
+
+
+async def test_stopping_the_relay_flushes_what_is_pending(kit, publisher_broker, helpers) -> None:  # type: ignore[no-untyped-def]
+    tenant = uuid.uuid4()
+    relay = OutboxRelay(kit.sessions, kafka_publisher(publisher_broker), poll_seconds=60)
+    relay.start()
+    async with kit.uow(tenant_id=tenant) as work:
+        event = await work.emit(helpers.referral(), tenant_id=tenant)
+        await work.commit()  # nobody notifies this relay: only the shutdown flush can publish it
+    await relay.stop(flush=True)
+    async with kit.sessions() as session:
+        sent_at = await session.scalar(select(OUTBOX.c.sent_at).where(OUTBOX.c.id == event.id))
+    assert sent_at is not None
+    records = await read_topic(kit.bootstrap, TOPIC, match=of_tenant(tenant))
+    assert [h["ce_id"] for h, _ in records] == [str(event.id)]

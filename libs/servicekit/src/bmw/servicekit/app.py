@@ -140,9 +140,13 @@ async def start_runtime(spec: ServiceSpec, runtime: ServiceRuntime, *, attempts:
 
 
 async def stop_runtime(runtime: ServiceRuntime) -> None:
-    """Graceful shutdown: stop consuming, flush the relay, close broker and pool."""
-    await runtime.broker.stop()  # stops subscribers first, then the producer
-    await runtime.relay.stop(flush=False)
+    """Graceful shutdown: stop consuming, flush the relay while the producer is still up, then close
+    the broker and the pool. An in-flight message whose transaction did not commit is redelivered later
+    (its offset was not committed) and the inbox keeps that harmless."""
+    for subscriber in runtime.broker.subscribers:
+        await subscriber.stop()
+    await runtime.relay.stop(flush=True)
+    await runtime.broker.stop()
     await runtime.engine.dispose()
 
 
