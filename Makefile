@@ -44,8 +44,9 @@ format: install ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-schemas: install ## Regenerate the committed contracts: event JSON Schemas, GraphQL schema
+schemas: install ## Regenerate the committed contracts: event JSON Schemas, OpenAPI, AsyncAPI, GraphQL schema
 	$(RUN) python -m bmw.contracts.schemas
+	$(RUN) bmw contracts export
 	$(RUN) python -m bmw.gateway.export_schema
 
 bench: install ## Run the benchmarks under bench/

@@ -29,6 +29,7 @@ from bmw.devstack.tokens import (
     mint_token,
     signing_key_path,
 )
+from bmw.devstack import published
 from bmw.devstack.topology import DEFAULT_PARTITIONS
 
 app = typer.Typer(
@@ -44,6 +45,12 @@ dev_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(dev_app, name="dev")
+contracts_app = typer.Typer(
+    help="The public contracts kept in the repository: each service's OpenAPI and AsyncAPI documents.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(contracts_app, name="contracts")
 
 TOKENS_FILE = "tokens.env"
 
@@ -275,6 +282,25 @@ def token(
         hint = next((option for word, option in options if word in message), None)
         raise typer.BadParameter(message, param_hint=hint) from None
     typer.echo(text)
+
+
+@contracts_app.command("export")
+def contracts_export() -> None:
+    """Write services/<name>/openapi.json and asyncapi.json from the code."""
+    for path in published.export():
+        typer.echo(f"wrote {path.relative_to(published.repository_root())}")
+
+
+@contracts_app.command("check")
+def contracts_check() -> None:
+    """Fail (exit 1) when a committed OpenAPI or AsyncAPI document differs from the code."""
+    stale = published.stale()
+    for path in stale:
+        typer.echo(f"out of date: {path.relative_to(published.repository_root())}", err=True)
+    if stale:
+        typer.echo("run `bmw contracts export` and commit the result", err=True)
+        raise typer.Exit(1)
+    typer.echo("every published contract matches the code")
 
 
 def main() -> None:

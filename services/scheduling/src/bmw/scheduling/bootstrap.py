@@ -10,16 +10,19 @@ from bmw.scheduling.settings import SchedulingSettings, get_settings
 from bmw.servicekit.app import ServiceSpec, create_service_app
 
 
+def service_spec(settings: SchedulingSettings) -> ServiceSpec:
+    """What the scheduling service is made of: routes and consumer groups."""
+    return ServiceSpec(
+        name="scheduling",
+        title="BMW scheduling",
+        description="The time of people: social workers' availability, appointments, workshops and "
+        "secondments; books intakes within the SLA.",
+        settings=settings,
+        routers=[router],
+        consumer_groups=consumer_groups(),
+    )
+
+
 def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
     """The scheduling app; infrastructure is built in its lifespan."""
-    return create_service_app(
-        ServiceSpec(
-            name="scheduling",
-            title="BMW scheduling",
-            description="The time of people: social workers' availability, appointments, workshops and "
-            "secondments; books intakes within the SLA.",
-            settings=settings or get_settings(),
-            routers=[router],
-            consumer_groups=consumer_groups(),
-        )
-    )
+    return create_service_app(service_spec(settings or get_settings()))
