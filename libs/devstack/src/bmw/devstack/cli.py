@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bmw.contracts.taxonomy import Role
+from bmw.devstack import published
 from bmw.devstack.demo import DemoLoadError, default_subject
 from bmw.devstack.infra import InfraError
 from bmw.devstack.processes import ManagedProcess, ProcessFailed
@@ -29,7 +30,6 @@ from bmw.devstack.tokens import (
     mint_token,
     signing_key_path,
 )
-from bmw.devstack import published
 from bmw.devstack.topology import DEFAULT_PARTITIONS
 
 app = typer.Typer(
