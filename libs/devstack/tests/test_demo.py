@@ -25,11 +25,15 @@ def fake_stack(tmp_path: Path) -> Stack:
 
 def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -> None:
     calls: list[tuple[str, dict[str, object]]] = []
+    referral_tokens: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        assert request.headers["Authorization"] == "Bearer admin-token"
         body = json.loads(request.content)
         calls.append((f"{request.url.host}{request.url.path}", body))
+        if request.url.path == "/referrals":
+            referral_tokens.append(request.headers["Authorization"])
+            return httpx.Response(201, json={"id": str(uuid.uuid4()), "status": "case_opened"})
+        assert request.headers["Authorization"] == "Bearer admin-token"
         if request.url.path == "/client-organisations":
             units = [{"id": str(uuid.uuid4()), "name": u["name"]} for u in body["org_units"]]
             return httpx.Response(201, json={"id": str(uuid.uuid4()), "name": body["name"], "org_units": units})
@@ -42,13 +46,24 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
     assert [t.name for t in tenants] == ["Van der Veen Transport & Logistiek B.V.", "Gemeente Waterland aan Zee"]
     assert [u.name for u in tenants[0].org_units] == ["Logistiek", "Planning", "Finance", "HR"]
     assert [u.name for u in tenants[1].org_units] == ["Burgerzaken", "Sociaal Domein", "ICT", "Facilitair"]
-    assert [c[0] for c in calls] == [
+    referrals = [body for path, body in calls if path == "intake.test/referrals"]
+    assert [c[0] for c in calls if c[0] != "intake.test/referrals"] == [
         "billing.test/client-organisations",
         "billing.test/client-organisations",
         *["scheduling.test/workers"] * 4,
         "billing.test/contracts",
         "billing.test/contracts",
     ]
+    # The story: a reorganisation in Logistiek shows as visible cells (5 or more), the rest stays small.
+    per_cell: dict[tuple[object, object], int] = {}
+    for referral in referrals:
+        key = (referral["org_unit_id"], referral["category"])
+        per_cell[key] = per_cell.get(key, 0) + 1
+    logistiek = tenants[0].org_units[0].id
+    assert per_cell[(logistiek, "reorganisation_uncertainty")] >= 5
+    assert any(count < 5 for count in per_cell.values()), "some cells must stay under k"
+    assert all(r["employee_consented"] and r["channel"] == "hr" for r in referrals)
+    assert len(set(referral_tokens)) == 2, "one HR contact per organisation, never the admin"
     organisation = calls[0][1]
     assert organisation["account_manager_id"] == DEMO_ACCOUNT_MANAGER_ID
     assert len(str(organisation["kvk_number"])) == 8
@@ -57,7 +72,7 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
         assert all(Category(s) for s in worker["specialisms"])  # type: ignore[attr-defined]
         assert set(worker["tenant_ids"]) <= {t.id for t in tenants}  # type: ignore[arg-type]
     assert len(stack.demo_workers) == 4
-    for (_, contract), tenant in zip(calls[6:], tenants, strict=True):
+    for (_, contract), tenant in zip(calls[6:8], tenants, strict=True):
         assert contract["tenant_id"] == tenant.id
         assert str(contract["period_start"]) < str(contract["period_end"])
         for product in contract["products"]:  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ stops it with a :class:`DemoLoadError` that names the request and quotes the ans
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -287,7 +288,67 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
                     "period_end": org.contract_end.isoformat(),
                 },
             )
+        _refer(http, stack, tenants)
         return tenants
     finally:
         if own_client:
             http.close()
+
+
+#: This week's referrals that tell the demo's story, per organisation: (org unit, category, how many).
+#: At Van der Veen a reorganisation of Logistiek was announced: uncertainty and dismissal questions pile up
+#: there (visible, 5 or more), while smaller cells elsewhere stay suppressed. At the municipality the move to
+#: flexible working shows in ICT and the workload in Sociaal Domein.
+_REFERRAL_STORY: tuple[tuple[tuple[str, str, int], ...], ...] = (
+    (
+        ("Logistiek", "reorganisation_uncertainty", 7),
+        ("Logistiek", "dismissal", 5),
+        ("Planning", "workload_stress", 3),
+        ("Finance", "conflict_manager", 2),
+    ),
+    (
+        ("Sociaal Domein", "workload_stress", 6),
+        ("ICT", "new_ways_of_working", 5),
+        ("Burgerzaken", "grief", 1),
+    ),
+)
+
+_FIRST_NAMES = ("Sanne", "Daan", "Fatima", "Jeroen", "Noor", "Mohammed", "Lotte", "Bram", "Yara", "Kees")
+_LAST_NAMES = ("de Vries", "Jansen", "El Amrani", "Bakker", "Visser", "Yilmaz", "Smit", "de Boer", "Mulder")
+
+
+def _refer(http: httpx.Client, stack: Stack, tenants: list[DemoTenant]) -> None:
+    """Submit the story's referrals through intake as each organisation's HR contact.
+
+    Intake learns the org units from billing's event, so the first referral is retried until it knows them.
+    """
+    intake = stack.services["intake"].url.rstrip("/") + "/referrals"
+    number = 0
+    for story, tenant in zip(_REFERRAL_STORY, tenants, strict=False):
+        token = stack.mint(Role.CLIENT_CONTACT, tenant_id=tenant.id)
+        units = {unit.name: unit.id for unit in tenant.org_units}
+        for unit_name, category, count in story:
+            for _ in range(count):
+                first, last = _FIRST_NAMES[number % len(_FIRST_NAMES)], _LAST_NAMES[number % len(_LAST_NAMES)]
+                number += 1
+                payload = {
+                    "org_unit_id": units[unit_name],
+                    "category": category,
+                    "urgency": "urgent" if category == "dismissal" else "normal",
+                    "channel": "hr",
+                    "employee": {"name": f"{first} {last}", "email": f"{first.lower()}.{number}@example.nl"},
+                    "employee_consented": True,
+                }
+                _post_when_known(http, intake, token, payload)
+
+
+def _post_when_known(http: httpx.Client, url: str, token: str, payload: dict[str, Any], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = http.post(url, json=payload, headers={"Authorization": f"Bearer {token}"})
+        if response.status_code == 201:
+            return
+        unknown_unit = response.status_code == 422 and "org_unit_id" in response.text
+        if not unknown_unit or time.monotonic() > deadline:
+            raise DemoLoadError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+        time.sleep(0.2)
