@@ -12,8 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bmw.billing.adapters.tables import BILLABLE_ACTIVITY
-from bmw.billing.bootstrap import create_app
-from bmw.billing.settings import BillingSettings
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.scheduling import AppointmentCompleted
 from bmw.contracts.taxonomy import AppointmentKind
@@ -24,16 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="session")
 async def billing(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
-    url = infra.database_url("billing_it")
-    settings = BillingSettings(
-        database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, jwt_public_key=dev_keys.public_pem
-    )
-    async with service_under_test(
-        database_url=url,
-        bootstrap=infra.kafka_bootstrap_servers,
-        migrations_package="bmw.billing.migrations",
-        app=lambda: create_app(settings),
-    ) as service:
+    async with service_under_test("billing", infra, dev_keys) as service:
         yield service
 
 

@@ -12,25 +12,11 @@ from sqlalchemy import func, select
 
 from bmw.devstack.testing import service_under_test
 from bmw.intake.adapters.tables import CLIENTS, REFERRALS
-from bmw.intake.bootstrap import create_app
-from bmw.intake.settings import IntakeSettings
 
 
 @pytest.fixture(scope="session")
 async def intake(infra: Any, dev_keys: Any) -> AsyncIterator[SimpleNamespace]:
-    url = infra.database_url("intake_it")
-    settings = IntakeSettings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        jwt_public_key=dev_keys.public_pem,
-        consumer_backoff_seconds=0.05,
-    )
-    async with service_under_test(
-        database_url=url,
-        bootstrap=infra.kafka_bootstrap_servers,
-        migrations_package="bmw.intake.migrations",
-        app=lambda: create_app(settings),
-    ) as service:
+    async with service_under_test("intake", infra, dev_keys, consumer_backoff_seconds=0.05) as service:
 
         async def stored_referrals(tenant: uuid.UUID) -> tuple[int, int]:
             async with service.sessions() as session:

@@ -15,24 +15,13 @@ from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.taxonomy import Category, Urgency
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, service_under_test
 from bmw.scheduling.adapters.tables import PENDING_INTAKES
-from bmw.scheduling.bootstrap import create_app
-from bmw.scheduling.settings import SchedulingSettings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
 async def scheduling(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
-    url = infra.database_url("scheduling_it")
-    settings = SchedulingSettings(
-        database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, jwt_public_key=dev_keys.public_pem
-    )
-    async with service_under_test(
-        database_url=url,
-        bootstrap=infra.kafka_bootstrap_servers,
-        migrations_package="bmw.scheduling.migrations",
-        app=lambda: create_app(settings),
-    ) as service:
+    async with service_under_test("scheduling", infra, dev_keys) as service:
         yield service
 
 

@@ -13,8 +13,6 @@ from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, service_under_test
-from bmw.signals.bootstrap import create_app
-from bmw.signals.settings import SignalsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +21,7 @@ TODAY = datetime.now(UTC)
 
 @pytest.fixture(scope="session")
 async def signals(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
-    url = infra.database_url("signals_it")
-    settings = SignalsSettings(
-        database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, jwt_public_key=dev_keys.public_pem
-    )
-    async with service_under_test(
-        database_url=url,
-        bootstrap=infra.kafka_bootstrap_servers,
-        migrations_package="bmw.signals.migrations",
-        app=lambda: create_app(settings),
-    ) as service:
+    async with service_under_test("signals", infra, dev_keys) as service:
         yield service
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from bmw.devstack.topology import SERVICES
 from bmw.servicekit.app import ServiceSpec, create_service_app
 from bmw.servicekit.asyncapi import asyncapi_document
+from bmw.servicekit.settings import ServiceSettings
 
 #: Settings good enough to build an app without connecting anywhere.
 _OFFLINE = {"database_url": "postgresql+asyncpg://export@/export", "kafka_bootstrap_servers": "127.0.0.1:9"}
@@ -24,12 +25,21 @@ def repository_root() -> Path:
     return Path(__file__).resolve().parents[5]
 
 
-def _spec(service: str) -> ServiceSpec:
-    bootstrap = importlib.import_module(f"bmw.{service}.bootstrap")
+def service_settings(service: str, **values: Any) -> ServiceSettings:
+    """The settings class of ``bmw.<service>`` filled with ``values`` (the environment fills the rest)."""
     settings_module = importlib.import_module(f"bmw.{service}.settings")
-    settings_class = getattr(settings_module, f"{service.capitalize()}Settings")
-    spec: ServiceSpec = bootstrap.service_spec(settings_class(**_OFFLINE))
+    settings_class: type[ServiceSettings] = getattr(settings_module, f"{service.capitalize()}Settings")
+    return settings_class(**values)
+
+
+def service_spec(service: str, settings: ServiceSettings) -> ServiceSpec:
+    """The ServiceSpec of ``bmw.<service>``, from its composition root."""
+    spec: ServiceSpec = importlib.import_module(f"bmw.{service}.bootstrap").service_spec(settings)
     return spec
+
+
+def _spec(service: str) -> ServiceSpec:
+    return service_spec(service, service_settings(service, **_OFFLINE))
 
 
 def render(document: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -17,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.billing import ClientRegistered, OrgUnit
+from bmw.devstack.published import service_settings, service_spec
+from bmw.devstack.pytest_plugin import DevKeys, TestInfra
+from bmw.servicekit.app import create_service_app
 from bmw.servicekit.db import create_engine, session_factory
 from bmw.servicekit.messaging import kafka_publisher
 from bmw.servicekit.migrations import upgrade
@@ -106,20 +110,30 @@ class ServiceUnderTest:
 
 @contextlib.asynccontextmanager
 async def service_under_test(
-    *,
-    database_url: str,
-    bootstrap: str,
-    migrations_package: str,
-    app: Callable[[], FastAPI],
+    service: str, infra: TestInfra, keys: DevKeys, **settings: Any
 ) -> AsyncIterator[ServiceUnderTest]:
-    """Migrate the service's database, start its app in process, and give a publisher for events."""
-    await asyncio.to_thread(upgrade, migrations_package, database_url)
+    """Run ``bmw.<service>`` in process on the session's infrastructure, trusting ``keys``' tokens.
+
+    Its database is ``bmw_<service>_it`` (apart from the stack's), migrated first; ``settings`` override
+    the service's settings (e.g. ``consumer_backoff_seconds``). Also gives a publisher for events.
+    """
+    database_url = infra.database_url(f"{service}_it")
+    await asyncio.to_thread(upgrade, f"bmw.{service}.migrations", database_url)
+    values = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+        "jwt_public_key": keys.public_pem,
+        **settings,
+    }
+    app = create_service_app(service_spec(service, service_settings(service, **values)))
     engine = create_engine(database_url)
-    publisher = KafkaBroker(bootstrap, logger=None)
+    publisher = KafkaBroker(infra.kafka_bootstrap_servers, logger=None)
     await publisher.start()
     try:
-        async with in_process(app()) as client:
-            yield ServiceUnderTest(client, session_factory(engine), bootstrap, kafka_publisher(publisher))
+        async with in_process(app) as client:
+            yield ServiceUnderTest(
+                client, session_factory(engine), infra.kafka_bootstrap_servers, kafka_publisher(publisher)
+            )
     finally:
         await publisher.stop()
         await engine.dispose()
