@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gql import Client, gql
+from gql import Client, GraphQLRequest, gql
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from bmw.devstack.stack import Stack
@@ -41,6 +41,10 @@ TRENDS = gql(
     }
     """
 )
+
+
+def with_variables(request: GraphQLRequest, variables: dict[str, Any]) -> GraphQLRequest:
+    return GraphQLRequest(request, variable_values=variables)
 
 
 def client(stack: Stack, token: str) -> Client:
@@ -86,7 +90,7 @@ async def test_a_referral_flows_from_the_gateway_to_suppressed_then_visible_tren
     async with client(stack, token) as session:
 
         async def cell() -> dict[str, Any] | None:
-            report = await session.execute(TRENDS, variable_values=variables)
+            report = await session.execute(with_variables(TRENDS, variables))
             matching = [
                 c for c in report["trends"]["cells"] if c["orgUnitId"] == str(unit.id) and c["category"] == category
             ]
@@ -95,7 +99,7 @@ async def test_a_referral_flows_from_the_gateway_to_suppressed_then_visible_tren
         before = await cell()
         assert before is None, "the demo data has no dismissal referrals in this unit"
         for number in range(1, 6):
-            result = await session.execute(SUBMIT, variable_values={"input": referral_input(str(unit.id), category)})
+            result = await session.execute(with_variables(SUBMIT, {"input": referral_input(str(unit.id), category)}))
             submitted = result["submitReferral"]
             assert submitted["__typename"] == "ReferralSubmitted", submitted
             assert submitted["referral"]["status"] == "CASE_OPENED" or submitted["referral"]["status"] == "case_opened"
@@ -121,7 +125,7 @@ async def test_bad_input_is_refused_with_the_field_named_and_nothing_counted(sta
     tenant = stack.tenants[1]
     token = stack.mint("client_contact", tenant_id=tenant.id)
     async with client(stack, token) as session:
-        result = await session.execute(SUBMIT, variable_values={"input": referral_input(str(uuid.uuid4()), "GRIEF")})
+        result = await session.execute(with_variables(SUBMIT, {"input": referral_input(str(uuid.uuid4()), "GRIEF")}))
         refused = result["submitReferral"]
         assert refused["__typename"] == "ValidationFailed"
         assert [f["path"] for f in refused["fields"]] == ["input.orgUnitId"]
@@ -146,8 +150,7 @@ async def test_tenant_a_cannot_submit_for_or_read_tenant_b(stack: Stack) -> None
     token_a = stack.mint("client_contact", tenant_id=tenant_a.id)
     async with client(stack, token_a) as session:
         result = await session.execute(
-            SUBMIT,
-            variable_values={"input": referral_input(str(tenant_b.org_units[0].id), tenantId=str(tenant_b.id))},
+            with_variables(SUBMIT, {"input": referral_input(str(tenant_b.org_units[0].id), tenantId=str(tenant_b.id))})
         )
         assert result["submitReferral"]["__typename"] == "Forbidden"
     async with httpx.AsyncClient() as http:
