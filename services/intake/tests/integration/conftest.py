@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bmw.devstack.testing import service_under_test
-from bmw.intake.adapters.tables import CLIENTS, REFERRALS
+from bmw.intake.adapters.tables import PERSONS, REFERRALS
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ async def intake(infra: Any, dev_keys: Any) -> AsyncIterator[SimpleNamespace]:
         async def stored_referrals(tenant: uuid.UUID) -> tuple[int, int]:
             async with service.sessions() as session:
                 referrals = await session.scalar(select(func.count()).where(REFERRALS.c.tenant_id == tenant))
-                clients = await session.scalar(select(func.count()).where(CLIENTS.c.tenant_id == tenant))
+                clients = await session.scalar(select(func.count()).where(PERSONS.c.tenant_id == tenant))
             return int(referrals or 0), int(clients or 0)
 
         yield SimpleNamespace(

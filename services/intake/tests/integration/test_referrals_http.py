@@ -28,18 +28,20 @@ async def test_a_consented_referral_opens_a_case_and_publishes_both_events_witho
     records = await read_topic(
         intake.bootstrap, "bmw.intake.events", match=lambda h: h.get("ce_tenantid") == str(tenant), idle_ms=500
     )
-    while len(records) < 2:  # the relay publishes right after the commit
+    while len(records) < 3:  # the relay publishes right after the commit
         records = await read_topic(
             intake.bootstrap, "bmw.intake.events", match=lambda h: h.get("ce_tenantid") == str(tenant), idle_ms=500
         )
     types = [headers["ce_type"] for headers, _ in records]
-    assert types == ["intake.referral.received.v1", "intake.case.opened.v1"]
+    assert types == ["intake.referral.received.v1", "intake.consent.changed.v1", "intake.case.opened.v1"]
     for headers, value in records:
         assert headers["ce_source"] == "/bmw/intake"
         assert headers["ce_specversion"] == "1.0"
         text = value.decode()
         assert "Sanne" not in text and "sanne@example.nl" not in text, "no personal data on the wire"
-    opened = json.loads(records[1][1])
+    consent = json.loads(records[1][1])
+    assert consent["purpose"] == "provider:referral" and consent["granted"] is True
+    opened = json.loads(records[2][1])
     assert opened["case_id"] == created["case_id"]
     assert opened["client_ref"].startswith("c_")
 

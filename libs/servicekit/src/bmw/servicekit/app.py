@@ -55,6 +55,27 @@ class ServiceSpec:
     consumer_groups: Sequence[ConsumerGroup] = ()
     version: str = "0.1.0"
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+    periodic_jobs: Sequence[PeriodicJob] = ()
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Work a service does on a timer (e.g. expiring referrals), started and stopped with it."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[ServiceRuntime], Awaitable[object]]
+
+
+async def _run_periodically(job: PeriodicJob, runtime: ServiceRuntime) -> None:
+    while True:
+        try:
+            await job.run(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failing run is logged (with its traceback) and tried again next interval
+            logger.exception("periodic job %s failed; next try in %.0fs", job.name, job.interval_seconds)
+        await asyncio.sleep(job.interval_seconds)
 
 
 @dataclass
@@ -69,6 +90,8 @@ class ServiceRuntime:
     uow: UnitOfWorkFactory
     verifier: TokenVerifier
     consumers: list[EventConsumer]
+    #: Service-specific singletons built from the runtime (e.g. intake's cipher), keyed by name.
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
 async def _database_ready(engine: AsyncEngine) -> bool:
@@ -208,11 +231,15 @@ def create_service_app(
         await start_runtime(spec, runtime)
         if on_started is not None:
             await on_started(runtime)
+        jobs = [asyncio.create_task(_run_periodically(job, runtime), name=job.name) for job in spec.periodic_jobs]
         logger.info("%s started", spec.name)
         try:
             yield
         finally:
             logger.info("%s stopping", spec.name)
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             await stop_runtime(runtime)
 
     production = spec.settings.environment is Environment.PRODUCTION

@@ -73,3 +73,29 @@ class ClientErased(EventData):
 
     client_ref: str = Field(description="Pseudonym of the person every service must forget.")
     erased_at: datetime | None = Field(default=None, description="When intake erased the person.")
+
+
+@event("intake.referral.expired.v1")
+class ReferralExpired(EventData):
+    """A referral by someone else waited 14 days without the employee's consent; no case opened."""
+
+    referral_id: uuid.UUID = Field(description="Id of the referral in intake.")
+    org_unit_id: uuid.UUID = Field(description="Org unit of the employee at the client organisation.")
+
+
+@event("intake.case.reopened.v1")
+class CaseReopened(EventData):
+    """A closed case was reopened within 90 days of closing."""
+
+    case_id: uuid.UUID = Field(description="Id of the case in intake.")
+    worker_id: uuid.UUID | None = Field(description="The social worker who continues it, if any.")
+
+
+@event("intake.case.escalated.v1")
+class CaseEscalated(EventData):
+    """No intake could be scheduled within the SLA: a person must act (a capacity signal)."""
+
+    case_id: uuid.UUID = Field(description="Id of the case in intake.")
+    reason: str = Field(
+        pattern="^[a-z_]{1,60}$", description="Code of why, e.g. no_capacity_before_deadline (never free text)."
+    )

@@ -1,19 +1,47 @@
-"""Submit a referral: store it, open a case when the employee consented, emit the events."""
+"""Referrals: submit (idempotently), consent, expiry, and what referrers and employees may see."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
-from bmw.contracts.events.intake import CaseOpened, ReferralReceived
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from bmw.contracts.events.intake import CaseOpened, ConsentChanged, ReferralExpired, ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
-from bmw.intake.adapters.repository import ReferralRepository
-from bmw.intake.domain.referrals import ChannelNotAllowed, Referral, new_client_ref
+from bmw.intake.adapters.repository import IntakeRepository
+from bmw.intake.adapters.tables import IDEMPOTENCY_KEYS, PERSONS
+from bmw.intake.application.common import Intake, audit
+from bmw.intake.domain.cases import Case, CaseStatus
+from bmw.intake.domain.consent import (
+    ConsentItem,
+    ConsentNotApplicable,
+    ConsentRecord,
+    Recipient,
+    check_applicable,
+)
+from bmw.intake.domain.referrals import ChannelNotAllowed, Referral, ReferralClosed, ReferralStatus
 from bmw.servicekit.auth import Principal
-from bmw.servicekit.errors import FieldError, Forbidden, InvalidInput, NotFound
+from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from bmw.servicekit.tenants import org_unit_exists
-from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.uow import UnitOfWork
+
+#: The recipient whose consent decides what a referrer may learn, by referral channel.
+RECIPIENT_OF_CHANNEL: dict[Channel, Recipient] = {
+    Channel.MANAGER: Recipient.MANAGER,
+    Channel.HR: Recipient.HR,
+    Channel.COMPANY_DOCTOR: Recipient.COMPANY_DOCTOR,
+    Channel.INTEGRATION: Recipient.HR,
+}
+
+#: Case states in which the employee has attended the intake.
+ATTENDED = frozenset({CaseStatus.IN_PROGRESS})
 
 
 @dataclass(frozen=True)
@@ -21,6 +49,12 @@ class EmployeeContact:
     name: str
     email: str | None
     phone: str | None
+    date_of_birth: date | None = None
+
+    def fields(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["date_of_birth"] = self.date_of_birth.isoformat() if self.date_of_birth else None
+        return values
 
 
 @dataclass(frozen=True)
@@ -37,15 +71,102 @@ class SubmitReferral:
     language: str
 
 
-async def submit_referral(command: SubmitReferral, *, principal: Principal, uow: UnitOfWorkFactory) -> Referral:
-    """Store the referral (and its case) and write the events in the same transaction."""
+@dataclass(frozen=True)
+class Idempotency:
+    """An ``Idempotency-Key`` of one caller and the hash of the request it came with."""
+
+    subject: str
+    key: str
+    request_hash: str
+
+    @staticmethod
+    def of(subject: str, key: str, body: dict[str, Any]) -> Idempotency:
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        return Idempotency(subject=subject, key=key, request_hash=digest)
+
+
+async def _claim_idempotency(work: UnitOfWork, idempotency: Idempotency) -> dict[str, Any] | None:
+    """None when this request is the first with its key; else the stored response (same body only)."""
+    inserted = await work.session.execute(
+        insert(IDEMPOTENCY_KEYS)
+        .values(
+            subject=idempotency.subject,
+            key=idempotency.key,
+            request_hash=idempotency.request_hash,
+            status_code=0,
+            response={},
+        )
+        .on_conflict_do_nothing()
+        .returning(IDEMPOTENCY_KEYS.c.key)
+    )
+    if inserted.first() is not None:
+        return None
+    row = (
+        await work.session.execute(
+            select(IDEMPOTENCY_KEYS).where(
+                IDEMPOTENCY_KEYS.c.subject == idempotency.subject, IDEMPOTENCY_KEYS.c.key == idempotency.key
+            )
+        )
+    ).one()
+    if row.request_hash != idempotency.request_hash:
+        raise InvalidInput(
+            "this Idempotency-Key was used with a different request",
+            fields=[FieldError(path="header.Idempotency-Key", message="reused with a different body")],
+        )
+    response: dict[str, Any] = row.response
+    return response
+
+
+async def _open_case(
+    work: UnitOfWork,
+    repository: IntakeRepository,
+    referral: Referral,
+    client_ref: str,
+    person_id: uuid.UUID,
+    actor: str,
+    at: datetime,
+) -> Case:
+    case = referral.open_case(client_ref, at)
+    await repository.add_case(case, person_id=person_id, actor=actor)
+    await work.emit(
+        CaseOpened(
+            case_id=case.id,
+            referral_id=referral.id,
+            client_ref=case.client_ref,
+            org_unit_id=case.org_unit_id,
+            category=case.category,
+            urgency=case.urgency,
+            sla_deadline=case.sla_deadline,
+            needed_specialism=case.needed_specialism,
+            language=case.language,
+        ),
+        tenant_id=referral.tenant_id,
+        subject=str(case.id),
+    )
+    return case
+
+
+async def submit_referral(
+    command: SubmitReferral,
+    *,
+    principal: Principal,
+    intake: Intake,
+    idempotency: Idempotency | None,
+    render: Callable[[Referral], dict[str, Any]],
+) -> dict[str, Any]:
+    """Store the referral (and its case) and write the events in one transaction; replay a repeat."""
     principal.require_tenant(command.tenant_id)
-    async with uow(tenant_id=command.tenant_id) as work:
+    async with intake.uow(tenant_id=command.tenant_id) as work:
+        if idempotency is not None:
+            stored = await _claim_idempotency(work, idempotency)
+            if stored is not None:
+                return stored
         if not await org_unit_exists(work.session, command.tenant_id, command.org_unit_id):
             raise InvalidInput(
                 "unknown org unit for this client organisation",
                 fields=[FieldError(path="body.org_unit_id", message="no such org unit in this client organisation")],
             )
+        now = datetime.now(UTC)
         try:
             referral = Referral.receive(
                 tenant_id=command.tenant_id,
@@ -57,21 +178,27 @@ async def submit_referral(command: SubmitReferral, *, principal: Principal, uow:
                 referred_by=principal.subject,
                 referrer_roles=principal.roles,
                 employee_consented=command.employee_consented,
-                received_at=datetime.now(UTC),
+                received_at=now,
             )
         except ChannelNotAllowed as error:
             raise Forbidden(str(error)) from error
-        client_ref = new_client_ref()
-        repository = ReferralRepository(work.session)
-        client_id = await repository.add_client(
+        repository = IntakeRepository(work.session)
+        vault = intake.vault(work)
+        own = referral.channel is Channel.SELF and principal.has_role(Role.EMPLOYEE)
+        person_id, client_ref = await vault.create(
             tenant_id=command.tenant_id,
-            client_ref=client_ref,
-            name=command.employee.name,
-            email=command.employee.email,
-            phone=command.employee.phone,
+            fields=command.employee.fields(),
+            subject=principal.subject if own else None,
         )
-        case = referral.open_case(client_ref) if referral.may_open_case else None
-        await repository.add(referral, client_id=client_id)
+        await repository.add_referral(referral, person_id=person_id)
+        await audit(
+            repository,
+            principal,
+            action="create",
+            resource="referral",
+            tenant_id=referral.tenant_id,
+            person_ref=client_ref,
+        )
         await work.emit(
             ReferralReceived(
                 referral_id=referral.id,
@@ -84,34 +211,247 @@ async def submit_referral(command: SubmitReferral, *, principal: Principal, uow:
             tenant_id=referral.tenant_id,
             subject=str(referral.id),
         )
-        if case is not None:
-            await work.emit(
-                CaseOpened(
-                    case_id=case.id,
-                    referral_id=referral.id,
-                    client_ref=case.client_ref,
-                    org_unit_id=referral.org_unit_id,
-                    category=referral.category,
-                    urgency=referral.urgency,
-                    sla_deadline=case.sla_deadline,
-                    needed_specialism=case.needed_specialism,
-                    language=case.language,
-                ),
-                tenant_id=referral.tenant_id,
-                subject=str(case.id),
+        if referral.may_open_case:
+            await _record_consent(
+                work,
+                repository,
+                person_id,
+                client_ref,
+                referral.tenant_id,
+                Recipient.PROVIDER,
+                ConsentItem.REFERRAL,
+                True,
+                None,
+                principal.subject,
+                "portal" if own else "attested_by_referrer",
+                now,
+            )
+            await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now)
+        response = render(referral)
+        if idempotency is not None:
+            await work.session.execute(
+                IDEMPOTENCY_KEYS.update()
+                .where(IDEMPOTENCY_KEYS.c.subject == idempotency.subject, IDEMPOTENCY_KEYS.c.key == idempotency.key)
+                .values(status_code=201, response=response)
             )
         await work.commit()
-    return referral
+    return response
 
 
-async def get_referral(referral_id: uuid.UUID, *, principal: Principal, uow: UnitOfWorkFactory) -> Referral:
-    """A referral's status; callers outside its client organisation get the same 404 as for none."""
-    async with uow() as work:
-        referral = await ReferralRepository(work.session).get(referral_id)
-    if referral is None or not principal.may_act_for(referral.tenant_id):
-        raise NotFound("referral not found")
-    staff = principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER)
-    if not staff and referral.referred_by != principal.subject:
-        # Referrers are not readers of others' referrals: same answer as for a missing one.
-        raise NotFound("referral not found")
-    return referral
+async def _record_consent(
+    work: UnitOfWork,
+    repository: IntakeRepository,
+    person_id: uuid.UUID,
+    client_ref: str,
+    tenant_id: uuid.UUID,
+    recipient: Recipient,
+    item: ConsentItem,
+    granted: bool,
+    valid_until: datetime | None,
+    recorded_by: str,
+    method: str,
+    at: datetime,
+) -> ConsentRecord:
+    record = ConsentRecord(
+        id=uuid.uuid4(),
+        recipient=recipient,
+        item=item,
+        granted=granted,
+        recorded_at=at,
+        valid_until=valid_until,
+        recorded_by=recorded_by,
+        method=method,
+    )
+    await repository.add_consent(person_id, record)
+    await work.emit(
+        ConsentChanged(client_ref=client_ref, purpose=f"{recipient.value}:{item.value}", granted=granted),
+        tenant_id=tenant_id,
+        subject=client_ref,
+    )
+    return record
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    referral_id: uuid.UUID
+    recipient: Recipient
+    item: ConsentItem
+    granted: bool
+    valid_until: datetime | None
+    method: str
+
+
+async def record_consent(command: RecordConsent, *, principal: Principal, intake: Intake) -> ConsentRecord:
+    """Give or withdraw a consent of the employee behind a referral.
+
+    The employee records their own (when the referral is linked to their login); a social worker records
+    one given verbally or in writing. Consent to the referral itself opens the case.
+    """
+    try:
+        check_applicable(command.recipient, command.item)
+    except ConsentNotApplicable as error:
+        raise InvalidInput(str(error), fields=[FieldError(path="body.item", message=str(error))]) from error
+    now = datetime.now(UTC)
+    if command.valid_until is not None and command.valid_until <= now:
+        raise InvalidInput(
+            "a consent cannot expire in the past",
+            fields=[FieldError(path="body.valid_until", message="must lie in the future")],
+        )
+    async with intake.uow() as work:
+        repository = IntakeRepository(work.session)
+        found = await repository.referral(command.referral_id, for_update=True)
+        if found is None or found[1] is None:
+            raise NotFound("referral not found")
+        referral, person_id = found[0], found[1]
+        vault = intake.vault(work)
+        if not await _may_record_consent(principal, vault, referral, person_id):
+            raise NotFound("referral not found")
+        client_ref = await work.session.scalar(select(PERSONS.c.client_ref).where(PERSONS.c.id == person_id))
+        if client_ref is None:
+            raise NotFound("referral not found")
+        if command.item is ConsentItem.REFERRAL and command.granted:
+            try:
+                referral.consent(now)
+            except ReferralClosed as error:
+                raise Conflict(str(error), current_state=referral.status.value) from error
+        record = await _record_consent(
+            work,
+            repository,
+            person_id,
+            client_ref,
+            referral.tenant_id,
+            command.recipient,
+            command.item,
+            command.granted,
+            command.valid_until,
+            principal.subject,
+            command.method,
+            now,
+        )
+        if command.item is ConsentItem.REFERRAL and command.granted:
+            await repository.save_referral(referral)
+            await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now)
+        await audit(
+            repository,
+            principal,
+            action="update",
+            resource="consent",
+            tenant_id=referral.tenant_id,
+            person_ref=client_ref,
+        )
+        await work.commit()
+    return record
+
+
+async def _may_record_consent(principal: Principal, vault: Any, referral: Referral, person_id: uuid.UUID) -> bool:
+    if principal.has_role(Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN):
+        return True
+    if principal.has_role(Role.EMPLOYEE) and principal.tenant_id == referral.tenant_id:
+        return person_id in await vault.find_by_subject(referral.tenant_id, principal.subject)
+    return False
+
+
+async def consents_of_referral(referral_id: uuid.UUID, *, principal: Principal, intake: Intake) -> list[ConsentRecord]:
+    """The whole consent history of the employee behind a referral (employee or staff)."""
+    async with intake.uow() as work:
+        repository = IntakeRepository(work.session)
+        found = await repository.referral(referral_id)
+        if found is None or found[1] is None:
+            raise NotFound("referral not found")
+        referral, person_id = found[0], found[1]
+        if not await _may_record_consent(principal, intake.vault(work), referral, person_id):
+            raise NotFound("referral not found")
+        ledger = await repository.ledger(person_id)
+        client_ref = await work.session.scalar(select(PERSONS.c.client_ref).where(PERSONS.c.id == person_id))
+        await audit(
+            repository,
+            principal,
+            action="read",
+            resource="consents",
+            tenant_id=referral.tenant_id,
+            person_ref=client_ref,
+        )
+        await work.commit()
+    return ledger.records
+
+
+@dataclass(frozen=True)
+class ReferralView:
+    """What one caller may see of a referral: referrers get the status, and attendance only with consent."""
+
+    referral: Referral
+    attended: bool | None
+    show_details: bool
+
+
+async def view_referral(referral_id: uuid.UUID, *, principal: Principal, intake: Intake) -> ReferralView:
+    async with intake.uow() as work:
+        repository = IntakeRepository(work.session)
+        found = await repository.referral(referral_id)
+        if found is None or not principal.may_act_for(found[0].tenant_id):
+            raise NotFound("referral not found")
+        referral, person_id = found
+        staff = principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER)
+        own = (
+            person_id is not None
+            and principal.has_role(Role.EMPLOYEE)
+            and person_id in await intake.vault(work).find_by_subject(referral.tenant_id, principal.subject)
+        )
+        if not (staff or own or referral.referred_by == principal.subject):
+            # Referrers are not readers of others' referrals: the same answer as for a missing one.
+            raise NotFound("referral not found")
+        attended: bool | None = None
+        if not staff and not own and person_id is not None and referral.case is not None:
+            recipient = RECIPIENT_OF_CHANNEL.get(referral.channel)
+            ledger = await repository.ledger(person_id)
+            if recipient is not None and ledger.allows(recipient, ConsentItem.ATTENDANCE, datetime.now(UTC)):
+                attended = referral.case.status in ATTENDED or (
+                    referral.case.status is CaseStatus.CLOSED
+                    and referral.case.outcome is not None
+                    and referral.case.outcome.value in ("resolved", "referred_elsewhere")
+                )
+    return ReferralView(referral=referral, attended=attended, show_details=staff or own)
+
+
+async def list_referrals(
+    *, tenant_id: uuid.UUID, principal: Principal, intake: Intake, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[tuple[Referral, CaseStatus | None]]:
+    """A client organisation's referrals (status only for client contacts), or an employee's own."""
+    principal.require_tenant(tenant_id)
+    async with intake.uow(tenant_id=tenant_id) as work:
+        repository = IntakeRepository(work.session)
+        if principal.has_role(Role.PROVIDER_ADMIN, Role.CLIENT_CONTACT, Role.INTEGRATION):
+            return await repository.referrals_page(tenant_id=tenant_id, after=after, limit=limit)
+        if principal.has_role(Role.EMPLOYEE):
+            people = await intake.vault(work).find_by_subject(tenant_id, principal.subject)
+            return await repository.referrals_page(tenant_id=tenant_id, person_ids=people, after=after, limit=limit)
+    raise Forbidden("this list is for client contacts, integrations, provider admins and employees")
+
+
+async def expire_referrals(*, intake: Intake, now: datetime | None = None) -> int:
+    """Expire referrals that waited 14 days for consent; each publishes intake.referral.expired.v1."""
+    moment = now or datetime.now(UTC)
+    from bmw.intake.domain.referrals import CONSENT_WINDOW
+
+    async with intake.uow() as work:
+        candidates = await IntakeRepository(work.session).awaiting_consent_before(moment - CONSENT_WINDOW)
+    expired = 0
+    for referral_id in candidates:
+        async with intake.uow() as work:
+            repository = IntakeRepository(work.session)
+            found = await repository.referral(referral_id, for_update=True)
+            if found is None or not found[0].expire(moment):
+                continue
+            referral = found[0]
+            await repository.save_referral(referral)
+            await work.emit(
+                ReferralExpired(referral_id=referral.id, org_unit_id=referral.org_unit_id),
+                tenant_id=referral.tenant_id,
+                subject=str(referral.id),
+            )
+            await work.commit()
+            expired += 1
+    return expired
+
+
+__all__ = ["ReferralStatus"]

@@ -5,24 +5,25 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
+from bmw.intake.domain.cases import Case
 from bmw.intake.domain.sla import sla_deadline
+
+#: A referral by someone else waits this long for the employee's consent, then expires.
+CONSENT_WINDOW = timedelta(days=14)
 
 
 class ReferralStatus(StrEnum):
     AWAITING_CONSENT = "awaiting_consent"
     CASE_OPENED = "case_opened"
+    EXPIRED = "expired"
 
 
-class CaseStatus(StrEnum):
-    REGISTERED = "registered"
-    TRIAGED = "triaged"
-    INTAKE_SCHEDULED = "intake_scheduled"
-    IN_PROGRESS = "in_progress"
-    CLOSED = "closed"
+class ReferralClosed(ValueError):
+    """The referral no longer waits for consent (a case opened, or it expired)."""
 
 
 class ChannelNotAllowed(ValueError):
@@ -60,18 +61,6 @@ def allowed_channels(roles: frozenset[Role]) -> frozenset[Channel]:
 def new_client_ref() -> str:
     """A pseudonym for a person: random, so it cannot be reversed to the person outside intake."""
     return "c_" + secrets.token_urlsafe(16)
-
-
-@dataclass
-class Case:
-    id: uuid.UUID
-    referral_id: uuid.UUID
-    client_ref: str
-    status: CaseStatus
-    sla_deadline: datetime
-    needed_specialism: str | None
-    language: str
-    opened_at: datetime
 
 
 @dataclass
@@ -124,20 +113,43 @@ class Referral:
 
     @property
     def may_open_case(self) -> bool:
-        return self.employee_consented and self.case is None
+        return self.employee_consented and self.case is None and self.status is ReferralStatus.AWAITING_CONSENT
 
-    def open_case(self, client_ref: str) -> Case:
+    @property
+    def consent_deadline(self) -> datetime:
+        return self.received_at + CONSENT_WINDOW
+
+    def consent(self, at: datetime) -> None:
+        """The employee agreed to the referral (before it expired)."""
+        if self.status is not ReferralStatus.AWAITING_CONSENT:
+            raise ReferralClosed(f"the referral is {self.status.value}")
+        if at >= self.consent_deadline:
+            raise ReferralClosed("the referral expired: 14 days passed without the employee's consent")
+        self.employee_consented = True
+
+    def expire(self, now: datetime) -> bool:
+        """Expire a referral that waited 14 days for consent; returns whether it did."""
+        if self.status is ReferralStatus.AWAITING_CONSENT and now >= self.consent_deadline:
+            self.status = ReferralStatus.EXPIRED
+            return True
+        return False
+
+    def open_case(self, client_ref: str, at: datetime) -> Case:
+        """Open the case; its SLA runs from the moment it may open (the referral, or the consent)."""
         if not self.may_open_case:
-            raise ValueError("a case opens only once, and only with the employee's consent")
+            raise ReferralClosed("a case opens only once, and only with the employee's consent")
         self.case = Case(
             id=uuid.uuid4(),
+            tenant_id=self.tenant_id,
             referral_id=self.id,
             client_ref=client_ref,
-            status=CaseStatus.REGISTERED,
-            sla_deadline=sla_deadline(self.received_at, self.urgency),
+            org_unit_id=self.org_unit_id,
+            category=self.category,
+            urgency=self.urgency,
+            sla_deadline=sla_deadline(at, self.urgency),
             needed_specialism=SPECIALISM_BY_CATEGORY.get(self.category),
             language=self.language,
-            opened_at=self.received_at,
+            opened_at=at,
         )
         self.status = ReferralStatus.CASE_OPENED
         return self.case

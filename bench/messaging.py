@@ -1,0 +1,767 @@
+"""Benchmark of the messaging backbone (DESIGN §5): outbox writes, the relay, the idempotent consumer and the
+end-to-end latency, each next to raw aiokafka on the same broker in the same run.
+
+Everything runs in one process and one event loop, one phase at a time, so a phase has both cores to itself
+(the broker and PostgreSQL are the other processes). Throughput is counted from the moment a consumer owns its
+partitions (group joined) to the moment the last record is read or applied, so group joins are left out of
+both subject and baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from rich.progress import Progress, TaskID
+from sqlalchemy import Column, Date, Integer, Table, Text, func, select, text
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bmw.contracts.envelope import CloudEvent, dlq_topic, topic_for
+from bmw.contracts.events.intake import ReferralReceived
+from bmw.contracts.taxonomy import Category, Channel, Urgency
+from bmw.servicekit.context import FlowContext, current_flow, reset_flow, set_flow
+from bmw.servicekit.db import create_engine, new_metadata, session_factory
+from bmw.servicekit.messaging import (
+    ConsumerGroup,
+    EventConsumer,
+    Outcome,
+    RetryPolicy,
+    kafka_dead_letter,
+    kafka_publisher,
+    subscribe,
+)
+from bmw.servicekit.outbox import OutboxRelay, mark_for_replay
+from bmw.servicekit.tables import INBOX, MESSAGING_METADATA, OUTBOX
+from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+#: The topic the outbox publishes ReferralReceived to (derived from the event type, as in the services).
+SUBJECT_TOPIC = topic_for(ReferralReceived.event_type)
+#: Where the raw producer baseline writes (the same partition count, no consumer reads it).
+BASELINE_TOPIC = "bench.baseline.events"
+#: Raw producer → raw consumer latency baseline.
+LATENCY_BASELINE_TOPIC = "bench.latency.events"
+#: Producers' first send (connection, metadata) goes here, outside the timings.
+WARMUP_TOPIC = "bench.warmup"
+
+TOPICS = (SUBJECT_TOPIC, dlq_topic(SUBJECT_TOPIC), BASELINE_TOPIC, LATENCY_BASELINE_TOPIC, WARMUP_TOPIC)
+
+#: The consumer group under test (its Kafka group id and its inbox name).
+SUBJECT_GROUP = "bench-signals-trends"
+
+#: A consumer that stops making progress for this long fails the run rather than hanging it.
+STALL_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one run measures."""
+
+    events: int = 20_000
+    single_events: int = 2_000
+    events_per_transaction: int = 100
+    latency_events: int = 500
+    latency_rate: float = 100.0
+    partitions: int = 12
+    tenants: int = 50
+    org_units_per_tenant: int = 8
+    relay_batch_size: int = 200  # the services' default (BMW_OUTBOX_BATCH_SIZE)
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure next to its baseline. ``ratio`` is always subject ÷ baseline."""
+
+    key: str
+    group: str
+    name: str
+    unit: str
+    value: float
+    baseline: float
+    baseline_name: str
+    higher_is_better: bool
+    count: int
+    seconds: float | None = None
+    baseline_seconds: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "group": self.group,
+            "name": self.name,
+            "unit": self.unit,
+            "value": round(self.value, 3),
+            "baseline": round(self.baseline, 3),
+            "baseline_name": self.baseline_name,
+            "ratio": round(self.ratio, 5),
+            "higher_is_better": self.higher_is_better,
+            "count": self.count,
+            "seconds": None if self.seconds is None else round(self.seconds, 4),
+            "baseline_seconds": None if self.baseline_seconds is None else round(self.baseline_seconds, 4),
+        }
+
+
+@dataclass
+class Results:
+    figures: list[Figure] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    latency_samples_ms: dict[str, list[float]] = field(default_factory=dict)
+
+
+# -- the workload -------------------------------------------------------------------------------------------
+
+
+#: Signals' weekly aggregate, re-declared here so the benchmark does not depend on a service's code.
+BENCH_METADATA = new_metadata()
+WEEKLY_COUNTS = Table(
+    "bench_weekly_referral_counts",
+    BENCH_METADATA,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("org_unit_id", UUID(as_uuid=True), primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("week_start", Date, primary_key=True),
+    Column("referrals", Integer, nullable=False),
+)
+
+
+class Workload:
+    """ReferralReceived events spread over tenants, org units, categories and a year of weeks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tenants = [uuid.uuid4() for _ in range(settings.tenants)]
+        self.org_units = {t: [uuid.uuid4() for _ in range(settings.org_units_per_tenant)] for t in self.tenants}
+        self._epoch = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+        self._categories = list(Category)
+        self._channels = list(Channel)
+        self._urgencies = list(Urgency)
+
+    def tenant(self, index: int) -> uuid.UUID:
+        return self.tenants[index % len(self.tenants)]
+
+    def referral(self, index: int, tenant_id: uuid.UUID) -> ReferralReceived:
+        units = self.org_units[tenant_id]
+        return ReferralReceived(
+            referral_id=uuid.uuid4(),
+            channel=self._channels[index % len(self._channels)],
+            org_unit_id=units[index % len(units)],
+            category=self._categories[index % len(self._categories)],
+            urgency=self._urgencies[index % len(self._urgencies)],
+            received_at=self._epoch + timedelta(minutes=37 * index % (365 * 24 * 60)),
+        )
+
+    def batches(self, events: int, per_transaction: int) -> list[tuple[uuid.UUID, list[ReferralReceived]]]:
+        """Transactions of ``per_transaction`` events, each of one tenant, as one request would write them."""
+        batches = []
+        for number, first in enumerate(range(0, events, per_transaction)):
+            tenant_id = self.tenant(number)
+            size = min(per_transaction, events - first)
+            batches.append((tenant_id, [self.referral(first + i, tenant_id) for i in range(size)]))
+        return batches
+
+
+def request_flow() -> FlowContext:
+    """The flow context an HTTP request gets from the middleware: its ids travel as event headers."""
+    request_id = uuid.uuid4().hex
+    return FlowContext(
+        correlation_id=request_id,
+        causation_id=f"request:{request_id}",
+        traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+        request_id=request_id,
+    )
+
+
+def raw_records(
+    batches: Sequence[tuple[uuid.UUID, list[ReferralReceived]]],
+) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """Key, value and headers of exactly what the outbox would publish, built before any timing starts."""
+    records = []
+    for tenant_id, payloads in batches:
+        flow = request_flow()
+        for payload in payloads:
+            event = CloudEvent.create(
+                payload,
+                tenant_id=tenant_id,
+                subject=str(payload.referral_id),
+                correlation_id=flow.correlation_id,
+                causation_id=flow.causation_id,
+                traceparent=flow.traceparent,
+            )
+            headers = [(name, value.encode()) for name, value in event.kafka_headers().items()]
+            records.append((event.kafka_key(), event.kafka_value(), headers))
+    return records
+
+
+async def count_referral(session: AsyncSession, event: CloudEvent, data: ReferralReceived) -> None:
+    """Signals' weekly count: one upsert per event."""
+    local = data.received_at.date()
+    week: date = local - timedelta(days=local.weekday())
+    statement = insert(WEEKLY_COUNTS).values(
+        tenant_id=event.tenantid,
+        org_unit_id=data.org_unit_id,
+        category=data.category.value,
+        week_start=week,
+        referrals=1,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[
+                WEEKLY_COUNTS.c.tenant_id,
+                WEEKLY_COUNTS.c.org_unit_id,
+                WEEKLY_COUNTS.c.category,
+                WEEKLY_COUNTS.c.week_start,
+            ],
+            set_={"referrals": WEEKLY_COUNTS.c.referrals + 1},
+        )
+    )
+
+
+def trends_group() -> ConsumerGroup:
+    """A consumer group like signals' trends: ReferralReceived → weekly count upsert."""
+    group = ConsumerGroup(SUBJECT_GROUP, (SUBJECT_TOPIC,))
+
+    @group.on(ReferralReceived)
+    async def record_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralReceived) -> None:
+        await count_referral(uow.session, event, data)
+
+    return group
+
+
+class _TimedUnitOfWork(UnitOfWork):
+    """Notes when a consumer's transaction committed, keyed by the event being handled (its causation id)."""
+
+    def __init__(self, *args: Any, commits: dict[str, float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._commits = commits
+
+    async def commit(self) -> None:
+        await super().commit()
+        causation = current_flow().causation_id
+        if causation is not None:
+            self._commits[causation] = time.perf_counter()
+
+
+class TimedUnitOfWorkFactory(UnitOfWorkFactory):
+    """The consumer's unit-of-work factory with commit times recorded (a dict write per commit)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(sessions)
+        self.commits: dict[str, float] = {}
+
+    def __call__(self, *, tenant_id: uuid.UUID | None = None) -> UnitOfWork:
+        return _TimedUnitOfWork(self.sessions, tenant_id=tenant_id, commits=self.commits)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def tracked(progress: Progress, description: str, total: int, count: Callable[[], int]) -> AsyncIterator[TaskID]:
+    """A progress bar that follows ``count()`` ten times a second (never from inside a timed loop)."""
+    task_id = progress.add_task(description, total=total)
+
+    async def tick() -> None:
+        while True:
+            progress.update(task_id, completed=min(count(), total))
+            await asyncio.sleep(0.1)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield task_id
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        progress.update(task_id, completed=min(count(), total))
+
+
+async def wait_for_assignment(consumer: AIOKafkaConsumer, partitions: int, what: str) -> float:
+    """Poll (1 ms) until the consumer owns ``partitions`` partitions; returns that moment."""
+    deadline = time.monotonic() + STALL_SECONDS
+    while len(consumer.assignment()) < partitions:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: no partition assignment after {STALL_SECONDS:.0f} s")
+        await asyncio.sleep(0.001)
+    return time.perf_counter()
+
+
+async def wait_for_count(count: Callable[[], int], target: int, what: str, *, poll: float = 0.002) -> float:
+    """Poll until ``count()`` reaches ``target``; returns the moment it was seen. Fails on a stall."""
+    last, last_change = count(), time.monotonic()
+    while (current := count()) < target:
+        now = time.monotonic()
+        if current != last:
+            last, last_change = current, now
+        elif now - last_change > STALL_SECONDS:
+            raise RuntimeError(f"{what}: stuck at {current} of {target} for {STALL_SECONDS:.0f} s")
+        await asyncio.sleep(poll)
+    return time.perf_counter()
+
+
+def subscriber_consumer(broker: KafkaBroker) -> AIOKafkaConsumer:
+    """The aiokafka consumer behind the broker's only subscriber (to see when its group join is done)."""
+    (subscriber,) = broker.subscribers
+    consumer = getattr(subscriber, "consumer", None)
+    if consumer is None:
+        raise RuntimeError("the subscriber has not started")
+    return consumer
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "p50": cuts[49],
+        "p95": cuts[94],
+        "p99": cuts[98],
+        "mean": statistics.fmean(samples),
+        "max": max(samples),
+    }
+
+
+# -- the phases ---------------------------------------------------------------------------------------------
+
+
+class MessagingBenchmark:
+    """Runs the phases in order on one database and broker; each adds figures to ``results``."""
+
+    def __init__(self, settings: Settings, database_url: str, bootstrap_servers: str, progress: Progress) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap_servers
+        self.progress = progress
+        self.engine = create_engine(database_url)
+        self.sessions = session_factory(self.engine)
+        self.workload = Workload(settings)
+        self.results = Results()
+
+    async def run(self) -> Results:
+        try:
+            await self._create_tables()
+            publish_baseline = await self.publish_baseline()
+            await self.outbox_single_transactions(publish_baseline)
+            await self.outbox_batched_transactions(publish_baseline)
+            await self.relay(publish_baseline)
+            consume_baseline = await self.consume_baseline()
+            await self.consume(consume_baseline)
+            await self.consume_duplicates(consume_baseline)
+            await self.latency()
+        finally:
+            await self.engine.dispose()
+        return self.results
+
+    async def _create_tables(self) -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(MESSAGING_METADATA.create_all)
+            await connection.run_sync(BENCH_METADATA.create_all)
+
+    # publish ---------------------------------------------------------------------------------------------
+
+    async def publish_baseline(self) -> tuple[float, float]:
+        """Raw aiokafka: N records (same keys, values and headers as the outbox's), sent pipelined, then
+        every acknowledgement gathered. acks=1 (the default), no idempotence (Tansu cannot do it)."""
+        n = self.settings.events
+        records = raw_records(self.workload.batches(n, self.settings.events_per_transaction))
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, client_id="bench-raw-producer")
+        await producer.start()
+        try:
+            await producer.send_and_wait(WARMUP_TOPIC, b"warm-up")
+            sent = 0
+            async with tracked(self.progress, "publish: raw aiokafka producer", n, lambda: sent):
+                started = time.perf_counter()
+                futures = []
+                for key, value, headers in records:
+                    futures.append(await producer.send(BASELINE_TOPIC, value, key=key, headers=headers))
+                    sent += 1
+                await asyncio.gather(*futures)
+                seconds = time.perf_counter() - started
+        finally:
+            await producer.stop()
+        self.results.extra["record_bytes"] = {
+            "value": len(records[0][1]),
+            "headers": sum(len(k) + len(v) for k, v in records[0][2]),
+            "key": len(records[0][0]),
+        }
+        return n / seconds, seconds
+
+    async def outbox_single_transactions(self, baseline: tuple[float, float]) -> None:
+        """One event per transaction, as a request that emits one event writes it; the rows are then removed
+        so that the relay phase publishes exactly the batched N."""
+        n = self.settings.single_events
+        batches = self.workload.batches(n, 1)
+        flows = [request_flow() for _ in batches]
+        uow = UnitOfWorkFactory(self.sessions)
+        await self._warm_pool(uow)
+        written = 0
+        async with tracked(self.progress, "outbox write: 1 event per transaction", n, lambda: written):
+            started = time.perf_counter()
+            for (tenant_id, payloads), flow in zip(batches, flows, strict=True):
+                token = set_flow(flow)
+                try:
+                    async with uow(tenant_id=tenant_id) as work:
+                        for payload in payloads:
+                            await work.emit(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
+                        await work.commit()
+                finally:
+                    reset_flow(token)
+                written += len(payloads)
+            seconds = time.perf_counter() - started
+        async with self.engine.begin() as connection:
+            await connection.execute(text("TRUNCATE outbox"))
+        self._add_throughput(
+            "outbox_write_single",
+            "publish",
+            "Outbox write, 1 event per transaction",
+            n,
+            seconds,
+            baseline,
+            "raw aiokafka producer",
+        )
+
+    async def outbox_batched_transactions(self, baseline: tuple[float, float]) -> None:
+        """N events through UnitOfWork.emit, committed in transactions of 100 (one tenant each)."""
+        n, per_transaction = self.settings.events, self.settings.events_per_transaction
+        batches = self.workload.batches(n, per_transaction)
+        flows = [request_flow() for _ in batches]
+        uow = UnitOfWorkFactory(self.sessions)
+        written = 0
+        description = f"outbox write: {per_transaction} events per transaction"
+        async with tracked(self.progress, description, n, lambda: written):
+            started = time.perf_counter()
+            for (tenant_id, payloads), flow in zip(batches, flows, strict=True):
+                token = set_flow(flow)
+                try:
+                    async with uow(tenant_id=tenant_id) as work:
+                        for payload in payloads:
+                            await work.emit(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
+                        await work.commit()
+                finally:
+                    reset_flow(token)
+                written += len(payloads)
+            seconds = time.perf_counter() - started
+        self._add_throughput(
+            "outbox_write_batched",
+            "publish",
+            f"Outbox write, {per_transaction} events per transaction",
+            n,
+            seconds,
+            baseline,
+            "raw aiokafka producer",
+        )
+
+    async def relay(self, baseline: tuple[float, float]) -> None:
+        """OutboxRelay.drain() over the N rows through kafka_publisher on a FastStream KafkaBroker."""
+        n = self.settings.events
+        broker = KafkaBroker(self.bootstrap, client_id="bench-relay", logger=None)
+        await broker.start()
+        try:
+            await broker.publish(b"warm-up", WARMUP_TOPIC)
+            relay = OutboxRelay(self.sessions, kafka_publisher(broker), batch_size=self.settings.relay_batch_size)
+            async with tracked(self.progress, "relay: outbox → Kafka", n, lambda: relay.published_total):
+                started = time.perf_counter()
+                published = await relay.drain()
+                seconds = time.perf_counter() - started
+        finally:
+            await broker.stop()
+        if published != n:
+            raise RuntimeError(f"the relay published {published} events, expected {n}")
+        self.results.checks["relay_published"] = published
+        self._add_throughput(
+            "relay", "publish", "Relay (OutboxRelay.drain)", n, seconds, baseline, "raw aiokafka producer"
+        )
+
+    # consume ---------------------------------------------------------------------------------------------
+
+    async def consume_baseline(self) -> tuple[float, float]:
+        """Raw aiokafka in its own group reads the N records the relay published (getmany, no commits)."""
+        n = self.settings.events
+        consumer = AIOKafkaConsumer(
+            SUBJECT_TOPIC,
+            bootstrap_servers=self.bootstrap,
+            group_id="bench-raw-consumer",
+            client_id="bench-raw-consumer",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        received = 0
+        try:
+            async with tracked(self.progress, "consume: raw aiokafka consumer", n, lambda: received):
+                started = await wait_for_assignment(consumer, self.settings.partitions, "raw consumer")
+                while received < n:
+                    batch = await consumer.getmany(timeout_ms=1000)
+                    received += sum(len(records) for records in batch.values())
+                seconds = time.perf_counter() - started
+        finally:
+            await consumer.stop()
+        return n / seconds, seconds
+
+    async def _start_subject(self) -> tuple[KafkaBroker, EventConsumer, TimedUnitOfWorkFactory]:
+        broker = KafkaBroker(self.bootstrap, client_id="bench-signals", logger=None)
+        uow = TimedUnitOfWorkFactory(self.sessions)
+        group = trends_group()
+        consumer = EventConsumer(group, uow, kafka_dead_letter(broker, group.name), RetryPolicy())
+        subscribe(broker, consumer)
+        await broker.start()
+        return broker, consumer, uow
+
+    async def consume(self, baseline: tuple[float, float]) -> None:
+        """EventConsumer (inbox claim + one upsert per event, offset committed per event) until N are applied."""
+        n = self.settings.events
+        await self._warm_pool(UnitOfWorkFactory(self.sessions))
+        broker, consumer, _ = await self._start_subject()
+        try:
+
+            def applied() -> int:
+                return consumer.counts.get(Outcome.APPLIED, 0)
+
+            async with tracked(self.progress, "consume: EventConsumer (applied)", n, applied):
+                started = await wait_for_assignment(subscriber_consumer(broker), self.settings.partitions, "subject")
+                finished = await wait_for_count(applied, n, "EventConsumer")
+            seconds = finished - started
+        finally:
+            await broker.stop()
+        await self._check_effects("consume", consumer, expect_applied=n, expect_duplicates=0)
+        self._add_throughput(
+            "consume_applied",
+            "consume",
+            "EventConsumer, applied (inbox + upsert)",
+            n,
+            seconds,
+            baseline,
+            "raw aiokafka consumer",
+        )
+
+    async def consume_duplicates(self, baseline: tuple[float, float]) -> None:
+        """Every event delivered a second time: ``bmw replay``'s path (mark_for_replay, relay), then the same
+        group, resuming from its committed offsets, reads N duplicates that the inbox must skip."""
+        n = self.settings.events
+        broker = KafkaBroker(self.bootstrap, client_id="bench-replay", logger=None)
+        await broker.start()
+        try:
+            async with self.sessions() as session, session.begin():
+                marked = await mark_for_replay(session, since=datetime(2000, 1, 1, tzinfo=UTC))
+            relay = OutboxRelay(self.sessions, kafka_publisher(broker), batch_size=self.settings.relay_batch_size)
+            async with tracked(self.progress, "replay: outbox → Kafka again", n, lambda: relay.published_total):
+                replayed = await relay.drain()
+        finally:
+            await broker.stop()
+        if marked != n or replayed != n:
+            raise RuntimeError(f"replay marked {marked} and published {replayed} events, expected {n}")
+
+        broker, consumer, _ = await self._start_subject()
+        try:
+
+            def duplicates() -> int:
+                return consumer.counts.get(Outcome.DUPLICATE, 0)
+
+            async with tracked(self.progress, "consume: EventConsumer (duplicates)", n, duplicates):
+                started = await wait_for_assignment(subscriber_consumer(broker), self.settings.partitions, "subject")
+                finished = await wait_for_count(duplicates, n, "EventConsumer (duplicates)")
+            seconds = finished - started
+        finally:
+            await broker.stop()
+        await self._check_effects("duplicates", consumer, expect_applied=0, expect_duplicates=n)
+        self._add_throughput(
+            "consume_duplicates",
+            "consume",
+            "EventConsumer, duplicates skipped",
+            n,
+            seconds,
+            baseline,
+            "raw aiokafka consumer",
+        )
+
+    async def _check_effects(
+        self, phase: str, consumer: EventConsumer, *, expect_applied: int, expect_duplicates: int
+    ) -> None:
+        """Exactly once: N applied in total, the weekly counts add up to N, nothing dead-lettered."""
+        n = self.settings.events
+        async with self.sessions() as session:
+            referrals = (await session.execute(select(func.coalesce(func.sum(WEEKLY_COUNTS.c.referrals), 0)))).scalar()
+            inbox = (
+                await session.execute(select(func.count()).where(INBOX.c.consumer_group == SUBJECT_GROUP))
+            ).scalar()
+        counts = dict(consumer.counts)
+        self.results.checks[phase] = {"outcomes": counts, "weekly_referrals_total": referrals, "inbox_rows": inbox}
+        problems = []
+        if counts.get(Outcome.APPLIED, 0) != expect_applied:
+            problems.append(f"applied {counts.get(Outcome.APPLIED, 0)}, expected {expect_applied}")
+        if counts.get(Outcome.DUPLICATE, 0) != expect_duplicates:
+            problems.append(f"duplicates {counts.get(Outcome.DUPLICATE, 0)}, expected {expect_duplicates}")
+        if counts.get(Outcome.DEAD_LETTERED, 0) or counts.get(Outcome.IGNORED, 0):
+            problems.append(f"unexpected outcomes {counts}")
+        if referrals != n or inbox != n:
+            problems.append(f"weekly counts add up to {referrals} and the inbox holds {inbox}, expected {n}")
+        if problems:
+            raise RuntimeError(f"{phase}: effects are not exactly once: " + "; ".join(problems))
+
+    # latency ---------------------------------------------------------------------------------------------
+
+    async def latency(self) -> None:
+        """Events committed one by one at a fixed offered rate; baseline first, then the subject."""
+        baseline = await self._latency_baseline()
+        subject = await self._latency_subject()
+        self.results.latency_samples_ms = {"baseline": baseline, "subject": subject}
+        base, subj = percentiles(baseline), percentiles(subject)
+        self.results.extra["latency_ms"] = {
+            "subject": {k: round(v, 3) for k, v in subj.items()},
+            "baseline": {k: round(v, 3) for k, v in base.items()},
+            "events": self.settings.latency_events,
+            "offered_rate_per_second": self.settings.latency_rate,
+        }
+        for name in ("p50", "p95", "p99"):
+            self.results.figures.append(
+                Figure(
+                    key=f"latency_{name}",
+                    group="latency",
+                    name=f"End-to-end latency {name}",
+                    unit="ms",
+                    value=subj[name],
+                    baseline=base[name],
+                    baseline_name="raw producer → raw consumer",
+                    higher_is_better=False,
+                    count=len(subject),
+                )
+            )
+
+    async def _paced(self, send_one: Callable[[int], Any], description: str) -> None:
+        """Call ``send_one(i)`` at the offered rate (open loop: a late send does not delay the schedule)."""
+        n, interval = self.settings.latency_events, 1.0 / self.settings.latency_rate
+        sent = 0
+        async with tracked(self.progress, description, n, lambda: sent):
+            started = time.perf_counter()
+            for index in range(n):
+                delay = started + index * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await send_one(index)
+                sent += 1
+
+    async def _latency_baseline(self) -> list[float]:
+        """Raw producer (send_and_wait, one record at a time) → raw consumer (getone): send to receipt."""
+        sent_at: dict[bytes, float] = {}
+        received_at: dict[bytes, float] = {}
+        records = raw_records(self.workload.batches(self.settings.latency_events + 1, 1))
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, client_id="bench-latency-producer")
+        consumer = AIOKafkaConsumer(
+            LATENCY_BASELINE_TOPIC,
+            bootstrap_servers=self.bootstrap,
+            group_id="bench-latency-raw",
+            client_id="bench-latency-raw",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await producer.start()
+        await consumer.start()
+
+        async def receive() -> None:
+            while True:
+                record = await consumer.getone()
+                received_at[dict(record.headers)["ce_id"]] = time.perf_counter()
+
+        receiver = asyncio.create_task(receive())
+        try:
+            await wait_for_assignment(consumer, self.settings.partitions, "latency baseline consumer")
+            key, value, headers = records[-1]
+            await producer.send_and_wait(LATENCY_BASELINE_TOPIC, value, key=key, headers=headers)
+            await wait_for_count(lambda: len(received_at), 1, "latency baseline warm-up")
+            received_at.clear()
+
+            async def send_one(index: int) -> None:
+                key, value, headers = records[index]
+                sent_at[dict(headers)["ce_id"]] = time.perf_counter()
+                await producer.send_and_wait(LATENCY_BASELINE_TOPIC, value, key=key, headers=headers)
+
+            await self._paced(send_one, "latency: raw producer → raw consumer")
+            await wait_for_count(lambda: len(received_at), len(sent_at), "latency baseline")
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+            await consumer.stop()
+            await producer.stop()
+        return [(received_at[event_id] - sent) * 1000 for event_id, sent in sent_at.items()]
+
+    async def _latency_subject(self) -> list[float]:
+        """A service's path: UnitOfWork commit (relay notified) → relay → Kafka → EventConsumer commit."""
+        broker, _, consumer_uow = await self._start_subject()
+        relay = OutboxRelay(self.sessions, kafka_publisher(broker), batch_size=self.settings.relay_batch_size)
+        writer_uow = UnitOfWorkFactory(self.sessions, on_commit=relay.notify)
+        relay.start()
+        committed_at: dict[str, float] = {}
+        applied = consumer_uow.commits
+        try:
+            await wait_for_assignment(subscriber_consumer(broker), self.settings.partitions, "latency subject")
+            batches = self.workload.batches(self.settings.latency_events + 1, 1)
+
+            async def commit_one(index: int) -> None:
+                tenant_id, (payload,) = batches[index]
+                token = set_flow(request_flow())
+                try:
+                    async with writer_uow(tenant_id=tenant_id) as work:
+                        event = await work.emit(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
+                        await work.commit()
+                    committed_at[str(event.id)] = time.perf_counter()
+                finally:
+                    reset_flow(token)
+
+            await commit_one(len(batches) - 1)  # warm-up: the first event's path connects everything
+            await wait_for_count(lambda: len(applied), 1, "latency subject warm-up")
+            committed_at.clear()
+            applied.clear()
+            await self._paced(commit_one, "latency: commit → relay → consumer commit")
+            await wait_for_count(lambda: len(applied), len(committed_at), "latency subject")
+        finally:
+            await relay.stop(flush=False)
+            await broker.stop()
+        return [(applied[event_id] - committed) * 1000 for event_id, committed in committed_at.items()]
+
+    # bookkeeping -----------------------------------------------------------------------------------------
+
+    async def _warm_pool(self, uow: UnitOfWorkFactory) -> None:
+        """Open a pooled connection (and asyncpg's statement cache) before a timed loop."""
+        async with uow() as work:
+            await work.session.execute(select(func.count()).select_from(OUTBOX))
+
+    def _add_throughput(
+        self,
+        key: str,
+        group: str,
+        name: str,
+        count: int,
+        seconds: float,
+        baseline: tuple[float, float],
+        baseline_name: str,
+    ) -> None:
+        self.results.figures.append(
+            Figure(
+                key=key,
+                group=group,
+                name=name,
+                unit="events/s",
+                value=count / seconds,
+                baseline=baseline[0],
+                baseline_name=baseline_name,
+                higher_is_better=True,
+                count=count,
+                seconds=seconds,
+                baseline_seconds=baseline[1],
+            )
+        )

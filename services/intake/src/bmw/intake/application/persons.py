@@ -1,0 +1,203 @@
+"""The rights of the person: access (an export of everything held), erasure, and retention."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from bmw.contracts.events.intake import ClientErased
+from bmw.contracts.taxonomy import Role
+from bmw.intake.adapters.repository import IntakeRepository
+from bmw.intake.adapters.tables import ACCESS_LOG, CASES, DOSSIER_ENTRIES, IDEMPOTENCY_KEYS, PERSONS, REFERRALS
+from bmw.intake.application.common import Intake, audit
+from bmw.intake.domain.cases import CaseStatus
+from bmw.servicekit.auth import Principal
+from bmw.servicekit.errors import NotFound
+from bmw.servicekit.uow import UnitOfWork
+
+
+def erased_ref(client_ref: str) -> str:
+    """The pseudonym that replaces a client_ref in the access log after erasure (not reversible)."""
+    return "erased-" + hashlib.sha256(client_ref.encode()).hexdigest()[:16]
+
+
+async def export_person(client_ref: str, *, principal: Principal, intake: Intake) -> dict[str, Any]:
+    """Everything intake holds about one person, for a right-of-access request (provider admins).
+
+    The social worker's working notes fall outside the right of access and are not included.
+    """
+    principal.require_role(Role.PROVIDER_ADMIN)
+    async with intake.uow() as work:
+        vault = intake.vault(work)
+        found = await vault.find(client_ref)
+        if found is None:
+            raise NotFound("no person with this client_ref")
+        person_id, tenant_id = found
+        repository = IntakeRepository(work.session)
+        profile = await vault.profile(person_id)
+        referrals = (await work.session.execute(select(REFERRALS).where(REFERRALS.c.person_id == person_id))).all()
+        cases = await repository.cases_of(person_id)
+        ledger = await repository.ledger(person_id)
+        dossier = []
+        for case in cases:
+            for row in await repository.entries(case.id, ["formal"]):
+                opened = await vault.open(row.person_id, row.sealed)
+                dossier.append(
+                    {
+                        "case_id": str(case.id),
+                        "kind": row.kind,
+                        "created_at": row.created_at.isoformat(),
+                        "text": opened["text"] if opened else None,
+                    }
+                )
+        await audit(
+            repository, principal, action="export", resource="person", tenant_id=tenant_id, person_ref=client_ref
+        )
+        log = await repository.access_log(client_ref)
+        await work.commit()
+    return {
+        "client_ref": client_ref,
+        "client_organisation": str(tenant_id),
+        "exported_at": datetime.now(UTC).isoformat(),
+        "personal_data": profile,
+        "referrals": [
+            {
+                "id": str(r.id),
+                "channel": r.channel,
+                "category": r.category,
+                "urgency": r.urgency,
+                "status": r.status,
+                "received_at": r.received_at.isoformat(),
+                "org_unit_id": str(r.org_unit_id),
+            }
+            for r in referrals
+        ],
+        "cases": [
+            {
+                "id": str(c.id),
+                "status": c.status.value,
+                "category": c.category.value,
+                "opened_at": c.opened_at.isoformat(),
+                "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+                "outcome": c.outcome.value if c.outcome else None,
+            }
+            for c in cases
+        ],
+        "consents": [
+            {
+                "recipient": r.recipient.value,
+                "item": r.item.value,
+                "granted": r.granted,
+                "recorded_at": r.recorded_at.isoformat(),
+                "valid_until": r.valid_until.isoformat() if r.valid_until else None,
+                "method": r.method,
+            }
+            for r in ledger.records
+        ],
+        "dossier": dossier,
+        "access_log": [
+            {
+                "at": row.at.isoformat(),
+                "actor": row.actor,
+                "action": row.action,
+                "resource": row.resource,
+                "break_glass": row.break_glass,
+                "reason": row.reason,
+            }
+            for row in log
+        ],
+        "not_included": "the social worker's working notes (werkaantekeningen) fall outside the right of access",
+    }
+
+
+async def _erase(work: UnitOfWork, intake: Intake, person_id: uuid.UUID, client_ref: str, tenant_id: uuid.UUID) -> None:
+    """Crypto-shred the person, drop their dossier, detach their referrals and cases, pseudonymise the log."""
+    await intake.vault(work).shred(person_id)
+    await work.session.execute(delete(DOSSIER_ENTRIES).where(DOSSIER_ENTRIES.c.person_id == person_id))
+    erased = erased_ref(client_ref)
+    await work.session.execute(update(REFERRALS).where(REFERRALS.c.person_id == person_id).values(person_id=None))
+    await work.session.execute(
+        update(CASES).where(CASES.c.person_id == person_id).values(person_id=None, client_ref=erased)
+    )
+    await work.session.execute(update(PERSONS).where(PERSONS.c.id == person_id).values(client_ref=erased))
+    await work.session.execute(
+        update(ACCESS_LOG).where(ACCESS_LOG.c.person_ref == client_ref).values(person_ref=erased)
+    )
+    await work.emit(
+        ClientErased(client_ref=client_ref, erased_at=datetime.now(UTC)), tenant_id=tenant_id, subject=client_ref
+    )
+
+
+async def erase_person(client_ref: str, *, principal: Principal, intake: Intake) -> None:
+    """Right to erasure (provider admins): intake forgets the person, and tells every service to."""
+    principal.require_role(Role.PROVIDER_ADMIN)
+    async with intake.uow() as work:
+        found = await intake.vault(work).find(client_ref)
+        if found is None:
+            raise NotFound("no person with this client_ref")
+        person_id, tenant_id = found
+        await _erase(work, intake, person_id, client_ref, tenant_id)
+        await audit(
+            IntakeRepository(work.session),
+            principal,
+            action="erase",
+            resource="person",
+            tenant_id=tenant_id,
+            person_ref=erased_ref(client_ref),
+        )
+        await work.commit()
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What the retention job erased (or, in a dry run, would erase)."""
+
+    persons: list[str]
+    working_notes: int
+    dry_run: bool
+
+
+async def apply_retention(*, intake: Intake, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
+    """Erase persons whose cases all closed longer than the retention period ago, and old working notes."""
+    moment = now or datetime.now(UTC)
+    case_cutoff = moment - timedelta(days=365 * intake.retention_years)
+    notes_cutoff = moment - timedelta(days=intake.working_notes_retention_days)
+    async with intake.uow() as work:
+        open_or_recent = (
+            select(CASES.c.person_id)
+            .where(CASES.c.person_id == PERSONS.c.id)
+            .where((CASES.c.status != CaseStatus.CLOSED.value) | (CASES.c.closed_at > case_cutoff))
+        )
+        any_case = select(CASES.c.person_id).where(CASES.c.person_id == PERSONS.c.id)
+        rows = await work.session.execute(
+            select(PERSONS.c.id, PERSONS.c.client_ref, PERSONS.c.tenant_id).where(
+                PERSONS.c.erased_at.is_(None), any_case.exists(), ~open_or_recent.exists()
+            )
+        )
+        due = rows.all()
+        closed_long_ago = select(CASES.c.id).where(
+            CASES.c.status == CaseStatus.CLOSED.value, CASES.c.closed_at <= notes_cutoff
+        )
+        notes = await work.session.scalar(
+            select(func.count()).where(
+                DOSSIER_ENTRIES.c.layer == "working", DOSSIER_ENTRIES.c.case_id.in_(closed_long_ago)
+            )
+        )
+        if not dry_run:
+            for person_id, client_ref, tenant_id in due:
+                await _erase(work, intake, person_id, client_ref, tenant_id)
+            await work.session.execute(
+                delete(DOSSIER_ENTRIES).where(
+                    DOSSIER_ENTRIES.c.layer == "working", DOSSIER_ENTRIES.c.case_id.in_(closed_long_ago)
+                )
+            )
+            await work.session.execute(
+                delete(IDEMPOTENCY_KEYS).where(IDEMPOTENCY_KEYS.c.created_at < moment - timedelta(days=7))
+            )
+            await work.commit()
+    return RetentionReport(persons=[ref for _, ref, _ in due], working_notes=int(notes or 0), dry_run=dry_run)
