@@ -1,29 +1,36 @@
-"""Referrals: who may refer through which channel, consent before a case opens, one case per
-referral, and the pseudonymous client_ref (DESIGN §2 rules 1 and 4, §3 intake)."""
+"""Referrals: who may refer through which channel, consent before a case opens (within 14 days, else
+the referral expires), one case per referral, the SLA counting from the moment the case opens, and the
+pseudonymous client_ref (DESIGN §2 rules 1 and 4, §3 intake)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
+from bmw.intake.adapters.persons import new_client_ref
+from bmw.intake.domain.cases import Case, CaseStatus
 from bmw.intake.domain.referrals import (
-    CaseStatus,
+    CONSENT_WINDOW,
     ChannelNotAllowed,
     Referral,
+    ReferralClosed,
     ReferralStatus,
     allowed_channels,
-    new_client_ref,
 )
 from bmw.intake.domain.sla import sla_deadline
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TENANT = uuid.UUID("6f1c2a48-0000-4000-8000-000000000001")
 ORG_UNIT = uuid.UUID("00000000-0000-4000-8000-0000000000bb")
-RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday
+DEADLINE = RECEIVED + timedelta(days=14)
+TICK = timedelta(microseconds=1)
 
 
 def referral(**overrides: Any) -> Referral:
@@ -100,8 +107,8 @@ def test_a_referral_by_someone_else_without_consent_opens_no_case(channel: Chann
 
     assert not made.employee_consented
     assert not made.may_open_case
-    with pytest.raises(ValueError, match="consent"):
-        made.open_case(new_client_ref())
+    with pytest.raises(ReferralClosed, match="consent"):
+        made.open_case(new_client_ref(), RECEIVED)
     assert made.case is None
     assert made.status is ReferralStatus.AWAITING_CONSENT
 
@@ -130,8 +137,9 @@ def test_opening_a_case_records_it_on_the_referral() -> None:
     made = referral(employee_consented=True, urgency=Urgency.URGENT, language="en")
     client_ref = new_client_ref()
 
-    case = made.open_case(client_ref)
+    case = made.open_case(client_ref, RECEIVED)
 
+    assert isinstance(case, Case)
     assert made.case is case
     assert made.status is ReferralStatus.CASE_OPENED
     assert case.referral_id == made.id
@@ -144,19 +152,20 @@ def test_opening_a_case_records_it_on_the_referral() -> None:
 
 def test_a_case_opens_only_once() -> None:
     made = referral(employee_consented=True)
-    first = made.open_case(new_client_ref())
+    first = made.open_case(new_client_ref(), RECEIVED)
 
     assert not made.may_open_case
-    with pytest.raises(ValueError, match="only once"):
-        made.open_case(new_client_ref())
+    with pytest.raises(ReferralClosed, match="only once"):
+        made.open_case(new_client_ref(), RECEIVED + timedelta(hours=1))
     assert made.case is first
+    assert made.status is ReferralStatus.CASE_OPENED
 
 
 def test_each_referral_and_case_gets_its_own_id() -> None:
     first, second = referral(employee_consented=True), referral(employee_consented=True)
 
     assert first.id != second.id
-    assert first.open_case(new_client_ref()).id != second.open_case(new_client_ref()).id
+    assert first.open_case(new_client_ref(), RECEIVED).id != second.open_case(new_client_ref(), RECEIVED).id
 
 
 @pytest.mark.parametrize(
@@ -174,9 +183,144 @@ def test_each_referral_and_case_gets_its_own_id() -> None:
     ],
 )
 def test_a_case_needs_the_specialism_of_its_category(category: Category, specialism: str | None) -> None:
-    case = referral(category=category, employee_consented=True).open_case(new_client_ref())
+    case = referral(category=category, employee_consented=True).open_case(new_client_ref(), RECEIVED)
 
     assert case.needed_specialism == specialism
+
+
+def test_a_case_opens_only_once_even_after_a_later_consent() -> None:
+    made = referral()
+    made.consent(RECEIVED + timedelta(days=1))
+    first = made.open_case(new_client_ref(), RECEIVED + timedelta(days=1))
+
+    with pytest.raises(ReferralClosed, match="case_opened"):
+        made.consent(RECEIVED + timedelta(days=2))
+    with pytest.raises(ReferralClosed, match="only once"):
+        made.open_case(new_client_ref(), RECEIVED + timedelta(days=2))
+    assert made.case is first
+    assert made.status is ReferralStatus.CASE_OPENED
+
+
+# -- the SLA counts from the moment the case opens --------------------------------------------
+
+
+def test_the_sla_of_a_case_opened_after_a_late_consent_counts_from_the_opening() -> None:
+    made = referral(urgency=Urgency.NORMAL)
+    consented = datetime(2026, 3, 5, 10, 0, tzinfo=AMSTERDAM)  # Thursday, three days after the referral
+    made.consent(consented)
+
+    case = made.open_case(new_client_ref(), consented)
+
+    assert case.opened_at == consented
+    assert case.sla_deadline == sla_deadline(consented, Urgency.NORMAL)
+    # 5 working days after Thursday 5 March: Fri 6, Mon 9, Tue 10, Wed 11, Thu 12 March, 17:00 local.
+    assert case.sla_deadline == datetime(2026, 3, 12, 17, 0, tzinfo=AMSTERDAM)
+    assert case.sla_deadline != sla_deadline(RECEIVED, Urgency.NORMAL)
+
+
+def test_a_crisis_case_must_be_contacted_within_24_hours_of_opening_not_of_the_referral() -> None:
+    made = referral(urgency=Urgency.CRISIS)
+    opened = RECEIVED + timedelta(days=2, hours=3)
+    made.consent(opened)
+
+    case = made.open_case(new_client_ref(), opened)
+
+    assert case.sla_deadline == opened + timedelta(hours=24)
+
+
+def test_a_self_referral_opened_later_counts_its_sla_from_the_opening() -> None:
+    made = referral(channel=Channel.SELF, referrer_roles=frozenset({Role.EMPLOYEE}), urgency=Urgency.URGENT)
+    opened = RECEIVED + timedelta(hours=30)
+
+    case = made.open_case(new_client_ref(), opened)
+
+    assert case.opened_at == opened
+    assert case.sla_deadline == sla_deadline(opened, Urgency.URGENT)
+
+
+# -- consent within 14 days --------------------------------------------------------------------
+
+
+def test_a_referral_waits_14_days_for_consent() -> None:
+    assert CONSENT_WINDOW == timedelta(days=14)
+    assert referral().consent_deadline == DEADLINE
+
+
+@pytest.mark.parametrize("at", [RECEIVED, RECEIVED + timedelta(days=7), DEADLINE - TICK])
+def test_consent_before_the_deadline_lets_the_case_open(at: datetime) -> None:
+    made = referral()
+
+    made.consent(at)
+
+    assert made.employee_consented
+    assert made.may_open_case
+    assert made.status is ReferralStatus.AWAITING_CONSENT
+    case = made.open_case(new_client_ref(), at)
+    assert made.status is ReferralStatus.CASE_OPENED
+    assert case.opened_at == at
+
+
+@pytest.mark.parametrize("at", [DEADLINE, DEADLINE + TICK, DEADLINE + timedelta(days=30)])
+def test_consent_at_or_after_the_deadline_is_refused(at: datetime) -> None:
+    made = referral()
+
+    with pytest.raises(ReferralClosed, match="expired"):
+        made.consent(at)
+
+    assert not made.employee_consented
+    assert not made.may_open_case
+    assert made.case is None
+
+
+def test_consent_to_an_expired_referral_is_refused() -> None:
+    made = referral()
+    assert made.expire(DEADLINE)
+
+    with pytest.raises(ReferralClosed, match="expired"):
+        made.consent(DEADLINE - TICK)  # even a consent dated before the deadline: the referral is gone
+    assert not made.employee_consented
+
+
+# -- expiry --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("now", [RECEIVED, RECEIVED + timedelta(days=13), DEADLINE - TICK])
+def test_a_referral_does_not_expire_before_its_deadline(now: datetime) -> None:
+    made = referral()
+
+    assert made.expire(now) is False
+    assert made.status is ReferralStatus.AWAITING_CONSENT
+
+
+@pytest.mark.parametrize("now", [DEADLINE, DEADLINE + TICK, DEADLINE + timedelta(days=100)])
+def test_a_referral_awaiting_consent_expires_at_its_deadline(now: datetime) -> None:
+    made = referral()
+
+    assert made.expire(now) is True
+
+    assert made.status is ReferralStatus.EXPIRED
+    assert not made.may_open_case
+    with pytest.raises(ReferralClosed):
+        made.open_case(new_client_ref(), now)
+    assert made.case is None
+
+
+def test_a_referral_expires_once() -> None:
+    made = referral()
+    assert made.expire(DEADLINE)
+
+    assert made.expire(DEADLINE + timedelta(days=1)) is False
+    assert made.status is ReferralStatus.EXPIRED
+
+
+def test_a_referral_whose_case_opened_never_expires() -> None:
+    made = referral(employee_consented=True)
+    case = made.open_case(new_client_ref(), RECEIVED)
+
+    assert made.expire(DEADLINE) is False
+    assert made.expire(DEADLINE + timedelta(days=365)) is False
+    assert made.status is ReferralStatus.CASE_OPENED
+    assert made.case is case
 
 
 # -- the pseudonym ---------------------------------------------------------------------------
@@ -197,7 +341,7 @@ def test_a_client_ref_is_an_opaque_url_safe_token_of_128_bits() -> None:
 def test_a_client_ref_carries_nothing_of_the_referral() -> None:
     made = referral(employee_consented=True, referred_by="Sanne de Vries")
 
-    case = made.open_case(new_client_ref())
+    case = made.open_case(new_client_ref(), RECEIVED)
 
     for value in (str(TENANT), str(ORG_UNIT), str(made.id), "Sanne", "de Vries", made.category.value):
         assert value not in case.client_ref

@@ -5,7 +5,11 @@ This is a thin layer over :class:`bmw.devstack.stack.Stack` and :mod:`bmw.devsta
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +55,12 @@ contracts_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(contracts_app, name="contracts")
+intake_app = typer.Typer(
+    help="Intake's maintenance jobs, run against the stack that `bmw dev up` started.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(intake_app, name="intake")
 
 TOKENS_FILE = "tokens.env"
 
@@ -282,6 +292,32 @@ def token(
         hint = next((option for word, option in options if word in message), None)
         raise typer.BadParameter(message, param_hint=hint) from None
     typer.echo(text)
+
+
+def _run_intake(command: list[str], data_dir: Path) -> None:
+    stack_file = data_dir / "stack.json"
+    if not stack_file.exists():
+        typer.echo(f"no running stack: {stack_file} is missing (start one with `bmw dev up`)", err=True)
+        raise typer.Exit(2)
+    described = json.loads(stack_file.read_text())
+    environ = {**os.environ, "INTAKE_DATABASE_URL": described["services"]["intake"]["database_url"]}
+    completed = subprocess.run([sys.executable, "-m", "bmw.intake", *command], env=environ, check=False)
+    raise typer.Exit(completed.returncode)
+
+
+@intake_app.command("retention")
+def intake_retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be erased; change nothing.")] = False,
+    data_dir: DataDir = Path(".bmw"),
+) -> None:
+    """Erase persons whose cases closed longer ago than the retention period (default 5 years)."""
+    _run_intake(["retention", *(["--dry-run"] if dry_run else [])], data_dir)
+
+
+@intake_app.command("expire-referrals")
+def intake_expire(data_dir: DataDir = Path(".bmw")) -> None:
+    """Expire referrals that waited 14 days for the employee's consent."""
+    _run_intake(["expire-referrals"], data_dir)
 
 
 @contracts_app.command("export")

@@ -5,11 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
+
+
+@dataclass(frozen=True)
+class Command:
+    """An extra subcommand of a service (e.g. intake's ``retention``)."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
 
 
 def service_main(
@@ -19,8 +29,9 @@ def service_main(
     migrations_package: str | None,
     database_url: Callable[[], str] | None,
     argv: Sequence[str] | None = None,
+    extra: dict[str, Command] | None = None,
 ) -> int:
-    """Parse the arguments and serve or migrate. ``app_factory`` is ``module:function``."""
+    """Parse the arguments and serve, migrate or run an extra command. ``app_factory`` is ``module:function``."""
     parser = argparse.ArgumentParser(prog=f"python -m bmw.{name}", description=f"The BMW {name} service.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the HTTP API and consume events")
@@ -28,8 +39,13 @@ def service_main(
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     if migrations_package is not None:
         commands.add_parser("migrate", help="bring the database schema to the newest revision")
+    for command_name, command in (extra or {}).items():
+        command.configure(commands.add_parser(command_name, help=command.help, description=command.help))
     args = parser.parse_args(argv)
     configure_logging(name)
+
+    if extra and args.command in extra:
+        return extra[args.command].run(args)
 
     if args.command == "migrate":
         if migrations_package is None or database_url is None:
