@@ -13,7 +13,15 @@ from sqlalchemy import delete, func, select, update
 from bmw.contracts.events.intake import ClientErased
 from bmw.contracts.taxonomy import Role
 from bmw.intake.adapters.repository import IntakeRepository
-from bmw.intake.adapters.tables import ACCESS_LOG, CASES, DOSSIER_ENTRIES, IDEMPOTENCY_KEYS, PERSONS, REFERRALS
+from bmw.intake.adapters.tables import (
+    ACCESS_LOG,
+    CASES,
+    CONSENTS,
+    DOSSIER_ENTRIES,
+    IDEMPOTENCY_KEYS,
+    PERSONS,
+    REFERRALS,
+)
 from bmw.intake.application.common import Intake, audit
 from bmw.intake.domain.cases import CaseStatus
 from bmw.servicekit.auth import Principal
@@ -119,6 +127,7 @@ async def _erase(work: UnitOfWork, intake: Intake, person_id: uuid.UUID, client_
     """Crypto-shred the person, drop their dossier, detach their referrals and cases, pseudonymise the log."""
     await intake.vault(work).shred(person_id)
     await work.session.execute(delete(DOSSIER_ENTRIES).where(DOSSIER_ENTRIES.c.person_id == person_id))
+    await work.session.execute(delete(CONSENTS).where(CONSENTS.c.person_id == person_id))
     erased = erased_ref(client_ref)
     await work.session.execute(update(REFERRALS).where(REFERRALS.c.person_id == person_id).values(person_id=None))
     await work.session.execute(
