@@ -242,7 +242,7 @@ def test_a_self_referral_opened_later_counts_its_sla_from_the_opening() -> None:
 
 
 def test_a_referral_waits_14_days_for_consent() -> None:
-    assert CONSENT_WINDOW == timedelta(days=14)
+    assert timedelta(days=14) == CONSENT_WINDOW
     assert referral().consent_deadline == DEADLINE
 
 

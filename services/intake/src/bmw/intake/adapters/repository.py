@@ -256,7 +256,9 @@ class IntakeRepository:
         )
 
     async def ledger(self, person_id: uuid.UUID) -> ConsentLedger:
-        rows = await self.session.execute(select(CONSENTS).where(CONSENTS.c.person_id == person_id))
+        rows = await self.session.execute(
+            select(CONSENTS).where(CONSENTS.c.person_id == person_id).order_by(CONSENTS.c.recorded_at, CONSENTS.c.id)
+        )
         return ConsentLedger(
             [
                 ConsentRecord(

@@ -64,7 +64,8 @@ class ConsentLedger:
     """The full history of one person's consents; the newest record per (recipient, item) decides."""
 
     def __init__(self, records: list[ConsentRecord]) -> None:
-        self.records = sorted(records, key=lambda r: r.recorded_at)
+        # Oldest first; at the same moment a withdrawal counts as the later record, so it wins.
+        self.records = sorted(records, key=lambda r: (r.recorded_at, not r.granted))
 
     def latest(self, recipient: Recipient, item: ConsentItem, moment: datetime) -> ConsentRecord | None:
         candidates = [
