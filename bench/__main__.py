@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -50,7 +51,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a short run: 2,000 events, 500 single-event transactions, 200 latency samples (overrides the sizes)",
+        help="a short run: 2,000 events, 500 single-event transactions, 200 + 40 latency samples (overrides the sizes)",
     )
     parser.add_argument(
         "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR", help="where latest.json and latest.png go"
@@ -67,7 +68,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         type=positive,
         default=Settings.latency_events,
         metavar="N",
-        help="events committed one by one for the latency percentiles",
+        help="events committed one by one at --rate for the latency percentiles (then 100 more at 10/s)",
     )
     parser.add_argument(
         "--rate", type=float, default=Settings.latency_rate, help="offered rate of the latency phase, events/s"
@@ -93,7 +94,9 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
         partitions=arguments.partitions,
     )
     if arguments.quick:
-        settings = replace(settings, events=2_000, single_events=500, latency_events=200, quick=True)
+        settings = replace(
+            settings, events=2_000, single_events=500, latency_events=200, latency_low_events=40, quick=True
+        )
     return settings
 
 
@@ -101,12 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     settings = settings_from(arguments)
     console = Console()
+    if not console.is_terminal:  # piped or logged: keep the table on one line per figure
+        console = Console(width=150)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # SIGTERM stops the run like Ctrl-C: the infrastructure's context managers then stop both servers.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     output: Path = arguments.output
     output.mkdir(parents=True, exist_ok=True)
 
+    load_before = os.getloadavg()
+    if load_before[0] > 0.5:
+        console.print(
+            f"[yellow]load average {load_before[0]:.2f} before the run: something else is busy on this machine, "
+            "and the figures will show it[/]"
+        )
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     try:
@@ -133,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]interrupted; the embedded PostgreSQL and broker are stopped[/]")
         return 130
     seconds = time.perf_counter() - started
+    machine["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
 
     print_table(console, results, settings, machine)
     json_path = output / "latest.json"

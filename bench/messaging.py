@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import multiprocessing
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing.process import BaseProcess
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from rich.progress import Progress, TaskID
 from sqlalchemy import Column, Date, Integer, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bmw.contracts.envelope import CloudEvent, dlq_topic, topic_for
 from bmw.contracts.events.intake import ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
-from bmw.servicekit.context import FlowContext, current_flow, reset_flow, set_flow
+from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import create_engine, new_metadata, session_factory
 from bmw.servicekit.messaging import (
     ConsumerGroup,
@@ -51,15 +56,29 @@ logger = logging.getLogger(__name__)
 SUBJECT_TOPIC = topic_for(ReferralReceived.event_type)
 #: Where the raw producer baseline writes (the same partition count, no consumer reads it).
 BASELINE_TOPIC = "bench.baseline.events"
-#: Raw producer → raw consumer latency baseline.
-LATENCY_BASELINE_TOPIC = "bench.latency.events"
+#: Raw producer → raw consumer latency baselines, one topic per offered rate.
+LATENCY_BASELINE_TOPICS = ("bench.latency.1.events", "bench.latency.2.events")
 #: Producers' first send (connection, metadata) goes here, outside the timings.
 WARMUP_TOPIC = "bench.warmup"
 
-TOPICS = (SUBJECT_TOPIC, dlq_topic(SUBJECT_TOPIC), BASELINE_TOPIC, LATENCY_BASELINE_TOPIC, WARMUP_TOPIC)
+TOPICS = (SUBJECT_TOPIC, dlq_topic(SUBJECT_TOPIC), BASELINE_TOPIC, *LATENCY_BASELINE_TOPICS, WARMUP_TOPIC)
 
 #: The consumer group under test (its Kafka group id and its inbox name).
 SUBJECT_GROUP = "bench-signals-trends"
+
+#: The SQL the kit sends, written out for the raw-asyncpg floors.
+SET_TENANT_SQL = "SELECT set_config('app.tenant_id', $1, true)"
+OUTBOX_INSERT_SQL = "INSERT INTO outbox (id, topic, event_type, tenant_id, envelope) VALUES ($1, $2, $3, $4, $5::jsonb)"
+INBOX_CLAIM_SQL = (
+    "INSERT INTO inbox (consumer_group, event_id, event_type, tenant_id) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (consumer_group, event_id) DO NOTHING RETURNING event_id"
+)
+FLOOR_UPSERT_SQL = (
+    "INSERT INTO bench_weekly_referral_counts_floor AS counts "
+    "(tenant_id, org_unit_id, category, week_start, referrals) VALUES ($1, $2, $3, $4, 1) "
+    "ON CONFLICT (tenant_id, org_unit_id, category, week_start) "
+    "DO UPDATE SET referrals = counts.referrals + 1"
+)
 
 #: A consumer that stops making progress for this long fails the run rather than hanging it.
 STALL_SECONDS = 60.0
@@ -74,6 +93,8 @@ class Settings:
     events_per_transaction: int = 100
     latency_events: int = 500
     latency_rate: float = 100.0
+    latency_low_events: int = 100
+    latency_low_rate: float = 10.0
     partitions: int = 12
     tenants: int = 50
     org_units_per_tenant: int = 8
@@ -133,6 +154,16 @@ class Results:
 BENCH_METADATA = new_metadata()
 WEEKLY_COUNTS = Table(
     "bench_weekly_referral_counts",
+    BENCH_METADATA,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("org_unit_id", UUID(as_uuid=True), primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("week_start", Date, primary_key=True),
+    Column("referrals", Integer, nullable=False),
+)
+#: The same aggregate for the raw-asyncpg floor, so that the subject's counts stay checkable.
+WEEKLY_COUNTS_FLOOR = Table(
+    "bench_weekly_referral_counts_floor",
     BENCH_METADATA,
     Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     Column("org_unit_id", UUID(as_uuid=True), primary_key=True),
@@ -245,29 +276,29 @@ def trends_group() -> ConsumerGroup:
     return group
 
 
-class _TimedUnitOfWork(UnitOfWork):
-    """Notes when a consumer's transaction committed, keyed by the event being handled (its causation id)."""
+@dataclass
+class ConsumerReports:
+    """What the consumer process reported: event id → ``time.monotonic()`` of its commit (or receipt)."""
 
-    def __init__(self, *args: Any, commits: dict[str, float], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._commits = commits
+    description: str
+    process: BaseProcess
+    times: dict[str, float] = field(default_factory=dict)
+    ready: bool = False
+    failure: str | None = None
 
-    async def commit(self) -> None:
-        await super().commit()
-        causation = current_flow().causation_id
-        if causation is not None:
-            self._commits[causation] = time.perf_counter()
+    def _check(self) -> None:
+        if self.failure is not None or not self.process.is_alive():
+            raise RuntimeError(
+                f"{self.description}: the consumer process failed: {self.failure or self.process.exitcode}"
+            )
 
+    def ready_count(self) -> int:
+        self._check()
+        return int(self.ready)
 
-class TimedUnitOfWorkFactory(UnitOfWorkFactory):
-    """The consumer's unit-of-work factory with commit times recorded (a dict write per commit)."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(sessions)
-        self.commits: dict[str, float] = {}
-
-    def __call__(self, *, tenant_id: uuid.UUID | None = None) -> UnitOfWork:
-        return _TimedUnitOfWork(self.sessions, tenant_id=tenant_id, commits=self.commits)
+    def count(self) -> int:
+        self._check()
+        return len(self.times)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -345,21 +376,25 @@ class MessagingBenchmark:
     def __init__(self, settings: Settings, database_url: str, bootstrap_servers: str, progress: Progress) -> None:
         self.settings = settings
         self.bootstrap = bootstrap_servers
+        self.database_url = database_url
         self.progress = progress
         self.engine = create_engine(database_url)
         self.sessions = session_factory(self.engine)
         self.workload = Workload(settings)
         self.results = Results()
+        self._applied_rate = 0.0
 
     async def run(self) -> Results:
         try:
             await self._create_tables()
             publish_baseline = await self.publish_baseline()
             await self.outbox_single_transactions(publish_baseline)
-            await self.outbox_batched_transactions(publish_baseline)
+            outbox_floor = await self.outbox_floor()
+            await self.outbox_batched_transactions(publish_baseline, outbox_floor)
             await self.relay(publish_baseline)
             consume_baseline = await self.consume_baseline()
-            await self.consume(consume_baseline)
+            consume_floor = await self.consume_floor()
+            await self.consume(consume_baseline, consume_floor)
             await self.consume_duplicates(consume_baseline)
             await self.latency()
         finally:
@@ -434,7 +469,7 @@ class MessagingBenchmark:
             "raw aiokafka producer",
         )
 
-    async def outbox_batched_transactions(self, baseline: tuple[float, float]) -> None:
+    async def outbox_batched_transactions(self, baseline: tuple[float, float], floor: tuple[float, float]) -> None:
         """N events through UnitOfWork.emit, committed in transactions of 100 (one tenant each)."""
         n, per_transaction = self.settings.events, self.settings.events_per_transaction
         batches = self.workload.batches(n, per_transaction)
@@ -464,6 +499,15 @@ class MessagingBenchmark:
             baseline,
             "raw aiokafka producer",
         )
+        self._add_throughput(
+            "outbox_write_batched_vs_database",
+            "publish",
+            f"Outbox write, {per_transaction} events per transaction",
+            n,
+            seconds,
+            floor,
+            "raw asyncpg, same INSERTs (floor)",
+        )
 
     async def relay(self, baseline: tuple[float, float]) -> None:
         """OutboxRelay.drain() over the N rows through kafka_publisher on a FastStream KafkaBroker."""
@@ -485,6 +529,70 @@ class MessagingBenchmark:
         self._add_throughput(
             "relay", "publish", "Relay (OutboxRelay.drain)", n, seconds, baseline, "raw aiokafka producer"
         )
+
+    # database floors -------------------------------------------------------------------------------------
+
+    async def _raw_connection(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+
+    async def outbox_floor(self) -> tuple[float, float]:
+        """What the outbox write costs PostgreSQL alone: the same INSERT per event, in transactions of 100
+        with the tenant set, over one raw asyncpg connection, rows (envelopes as JSON) built beforehand.
+        The rows are removed afterwards."""
+        n, per_transaction = self.settings.events, self.settings.events_per_transaction
+        transactions = []
+        for tenant_id, payloads in self.workload.batches(n, per_transaction):
+            rows = []
+            for payload in payloads:
+                event = CloudEvent.create(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
+                envelope = json.dumps(event.model_dump(mode="json"))
+                rows.append((event.id, event.topic, event.type, tenant_id, envelope))
+            transactions.append((str(tenant_id), rows))
+        connection = await self._raw_connection()
+        written = 0
+        try:
+            async with tracked(self.progress, "floor: raw asyncpg outbox INSERTs", n, lambda: written):
+                started = time.perf_counter()
+                for tenant, rows in transactions:
+                    async with connection.transaction():
+                        await connection.execute(SET_TENANT_SQL, tenant)
+                        for row in rows:
+                            await connection.execute(OUTBOX_INSERT_SQL, *row)
+                    written += len(rows)
+                seconds = time.perf_counter() - started
+            await connection.execute("TRUNCATE outbox")
+        finally:
+            await connection.close()
+        return n / seconds, seconds
+
+    async def consume_floor(self) -> tuple[float, float]:
+        """What the consumer's effects cost PostgreSQL alone: per event one transaction with the tenant set,
+        the inbox claim and the weekly upsert, over one raw asyncpg connection (its own group and table)."""
+        n = self.settings.events
+        events = []
+        for tenant_id, payloads in self.workload.batches(n, self.settings.events_per_transaction):
+            for payload in payloads:
+                local = payload.received_at.date()
+                week = local - timedelta(days=local.weekday())
+                events.append((uuid.uuid4(), tenant_id, payload.org_unit_id, payload.category.value, week))
+        connection = await self._raw_connection()
+        applied = 0
+        try:
+            async with tracked(self.progress, "floor: raw asyncpg inbox + upsert", n, lambda: applied):
+                started = time.perf_counter()
+                for event_id, tenant_id, org_unit_id, category, week in events:
+                    async with connection.transaction():
+                        await connection.execute(SET_TENANT_SQL, str(tenant_id))
+                        claimed = await connection.fetchval(
+                            INBOX_CLAIM_SQL, "bench-floor", event_id, ReferralReceived.event_type, tenant_id
+                        )
+                        if claimed is not None:
+                            await connection.execute(FLOOR_UPSERT_SQL, tenant_id, org_unit_id, category, week)
+                    applied += 1
+                seconds = time.perf_counter() - started
+        finally:
+            await connection.close()
+        return n / seconds, seconds
 
     # consume ---------------------------------------------------------------------------------------------
 
@@ -512,20 +620,20 @@ class MessagingBenchmark:
             await consumer.stop()
         return n / seconds, seconds
 
-    async def _start_subject(self) -> tuple[KafkaBroker, EventConsumer, TimedUnitOfWorkFactory]:
+    async def _start_subject(self) -> tuple[KafkaBroker, EventConsumer]:
         broker = KafkaBroker(self.bootstrap, client_id="bench-signals", logger=None)
-        uow = TimedUnitOfWorkFactory(self.sessions)
+        uow = UnitOfWorkFactory(self.sessions)
         group = trends_group()
         consumer = EventConsumer(group, uow, kafka_dead_letter(broker, group.name), RetryPolicy())
         subscribe(broker, consumer)
         await broker.start()
-        return broker, consumer, uow
+        return broker, consumer
 
-    async def consume(self, baseline: tuple[float, float]) -> None:
+    async def consume(self, baseline: tuple[float, float], floor: tuple[float, float]) -> None:
         """EventConsumer (inbox claim + one upsert per event, offset committed per event) until N are applied."""
         n = self.settings.events
         await self._warm_pool(UnitOfWorkFactory(self.sessions))
-        broker, consumer, _ = await self._start_subject()
+        broker, consumer = await self._start_subject()
         try:
 
             def applied() -> int:
@@ -538,6 +646,7 @@ class MessagingBenchmark:
         finally:
             await broker.stop()
         await self._check_effects("consume", consumer, expect_applied=n, expect_duplicates=0)
+        self._applied_rate = n / seconds
         self._add_throughput(
             "consume_applied",
             "consume",
@@ -546,6 +655,15 @@ class MessagingBenchmark:
             seconds,
             baseline,
             "raw aiokafka consumer",
+        )
+        self._add_throughput(
+            "consume_applied_vs_database",
+            "consume",
+            "EventConsumer, applied (inbox + upsert)",
+            n,
+            seconds,
+            floor,
+            "raw asyncpg, same SQL per event (floor)",
         )
 
     async def consume_duplicates(self, baseline: tuple[float, float]) -> None:
@@ -565,7 +683,7 @@ class MessagingBenchmark:
         if marked != n or replayed != n:
             raise RuntimeError(f"replay marked {marked} and published {replayed} events, expected {n}")
 
-        broker, consumer, _ = await self._start_subject()
+        broker, consumer = await self._start_subject()
         try:
 
             def duplicates() -> int:
@@ -615,123 +733,163 @@ class MessagingBenchmark:
     # latency ---------------------------------------------------------------------------------------------
 
     async def latency(self) -> None:
-        """Events committed one by one at a fixed offered rate; baseline first, then the subject."""
-        baseline = await self._latency_baseline()
-        subject = await self._latency_subject()
-        self.results.latency_samples_ms = {"baseline": baseline, "subject": subject}
-        base, subj = percentiles(baseline), percentiles(subject)
-        self.results.extra["latency_ms"] = {
-            "subject": {k: round(v, 3) for k, v in subj.items()},
-            "baseline": {k: round(v, 3) for k, v in base.items()},
-            "events": self.settings.latency_events,
-            "offered_rate_per_second": self.settings.latency_rate,
-        }
-        for name in ("p50", "p95", "p99"):
-            self.results.figures.append(
-                Figure(
-                    key=f"latency_{name}",
-                    group="latency",
-                    name=f"End-to-end latency {name}",
-                    unit="ms",
-                    value=subj[name],
-                    baseline=base[name],
-                    baseline_name="raw producer → raw consumer",
-                    higher_is_better=False,
-                    count=len(subject),
-                )
+        """Events committed one by one at a fixed offered rate, then again at a low rate: baseline first, then
+        the subject, each time."""
+        runs = [
+            (self.settings.latency_rate, self.settings.latency_events),
+            (self.settings.latency_low_rate, self.settings.latency_low_events),
+        ]
+        details = []
+        for index, (rate, events) in enumerate(runs):
+            topic = LATENCY_BASELINE_TOPICS[index]
+            baseline = await self._latency_baseline(topic, rate, events)
+            subject = await self._latency_subject(topic, rate, events)
+            self.results.latency_samples_ms[f"baseline at {rate:g}/s"] = baseline
+            self.results.latency_samples_ms[f"subject at {rate:g}/s"] = subject
+            base, subj = percentiles(baseline), percentiles(subject)
+            details.append(
+                {
+                    "offered_rate_per_second": rate,
+                    "events": events,
+                    # Offered rate ÷ the consumer's measured capacity: near 1, latency is mostly queueing.
+                    "consumer_utilisation": round(rate / self._applied_rate, 3) if self._applied_rate else None,
+                    "subject": {k: round(v, 3) for k, v in subj.items()},
+                    "baseline": {k: round(v, 3) for k, v in base.items()},
+                }
             )
+            for name in ("p50", "p95", "p99"):
+                self.results.figures.append(
+                    Figure(
+                        key=f"latency_{name}_at_{rate:g}",
+                        group="latency",
+                        name=f"Latency {name} at {rate:g}/s",
+                        unit="ms",
+                        value=subj[name],
+                        baseline=base[name],
+                        baseline_name="raw producer → raw consumer",
+                        higher_is_better=False,
+                        count=len(subject),
+                    )
+                )
+        self.results.extra["latency_ms"] = details
 
-    async def _paced(self, send_one: Callable[[int], Any], description: str) -> None:
+    async def _paced(self, send_one: Callable[[int], Any], rate: float, events: int, description: str) -> None:
         """Call ``send_one(i)`` at the offered rate (open loop: a late send does not delay the schedule)."""
-        n, interval = self.settings.latency_events, 1.0 / self.settings.latency_rate
+        interval = 1.0 / rate
         sent = 0
-        async with tracked(self.progress, description, n, lambda: sent):
+        async with tracked(self.progress, description, events, lambda: sent):
             started = time.perf_counter()
-            for index in range(n):
+            for index in range(events):
                 delay = started + index * interval - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await send_one(index)
                 sent += 1
 
-    async def _latency_baseline(self) -> list[float]:
-        """Raw producer (send_and_wait, one record at a time) → raw consumer (getone): send to receipt."""
-        sent_at: dict[bytes, float] = {}
-        received_at: dict[bytes, float] = {}
-        records = raw_records(self.workload.batches(self.settings.latency_events + 1, 1))
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, client_id="bench-latency-producer")
-        consumer = AIOKafkaConsumer(
-            LATENCY_BASELINE_TOPIC,
-            bootstrap_servers=self.bootstrap,
-            group_id="bench-latency-raw",
-            client_id="bench-latency-raw",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+    @contextlib.asynccontextmanager
+    async def _consumer_process(self, mode: str, topic: str, description: str) -> AsyncIterator[ConsumerReports]:
+        """Start the consuming side in its own process; yields its reports once it owns its partitions.
+        Stopped (and waited for) on exit."""
+        from bench import consumer_process
+
+        context = multiprocessing.get_context("spawn")
+        queue: Any = context.Queue()
+        stop = context.Event()
+        process = context.Process(
+            target=consumer_process.run,
+            args=(mode, self.database_url, self.bootstrap, topic, self.settings.partitions),
+            kwargs={"queue": queue, "stop": stop},
+            name=f"bench-{mode}-consumer",
+            daemon=True,
         )
-        await producer.start()
-        await consumer.start()
+        reports = ConsumerReports(description, process)
 
-        async def receive() -> None:
-            while True:
-                record = await consumer.getone()
-                received_at[dict(record.headers)["ce_id"]] = time.perf_counter()
+        def read() -> None:
+            while (item := queue.get()) is not None:
+                key, value = item
+                if key == consumer_process.FAILED:
+                    reports.failure = str(value)
+                elif key == consumer_process.READY:
+                    reports.ready = True
+                else:
+                    reports.times[key] = value
 
-        receiver = asyncio.create_task(receive())
+        reader = threading.Thread(target=read, name="bench-consumer-reports", daemon=True)
+        reader.start()
+        process.start()
         try:
-            await wait_for_assignment(consumer, self.settings.partitions, "latency baseline consumer")
-            key, value, headers = records[-1]
-            await producer.send_and_wait(LATENCY_BASELINE_TOPIC, value, key=key, headers=headers)
-            await wait_for_count(lambda: len(received_at), 1, "latency baseline warm-up")
-            received_at.clear()
-
-            async def send_one(index: int) -> None:
-                key, value, headers = records[index]
-                sent_at[dict(headers)["ce_id"]] = time.perf_counter()
-                await producer.send_and_wait(LATENCY_BASELINE_TOPIC, value, key=key, headers=headers)
-
-            await self._paced(send_one, "latency: raw producer → raw consumer")
-            await wait_for_count(lambda: len(received_at), len(sent_at), "latency baseline")
+            await wait_for_count(reports.ready_count, 1, f"{description}: consumer start")
+            yield reports
         finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receiver
-            await consumer.stop()
-            await producer.stop()
-        return [(received_at[event_id] - sent) * 1000 for event_id, sent in sent_at.items()]
+            stop.set()
+            await asyncio.to_thread(process.join, 15)
+            if process.is_alive():
+                process.terminate()
+                await asyncio.to_thread(process.join, 5)
+            queue.put(None)
+            await asyncio.to_thread(reader.join, 5)
+            queue.close()
 
-    async def _latency_subject(self) -> list[float]:
-        """A service's path: UnitOfWork commit (relay notified) → relay → Kafka → EventConsumer commit."""
-        broker, _, consumer_uow = await self._start_subject()
+    async def _latency_baseline(self, topic: str, rate: float, events: int) -> list[float]:
+        """Raw producer (send_and_wait, one record at a time) → raw consumer (getone, another process)."""
+        sent_at: dict[str, float] = {}
+        records = raw_records(self.workload.batches(events + 1, 1))
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, client_id="bench-latency-producer")
+        await producer.start()
+        try:
+            async with self._consumer_process("baseline", topic, "latency baseline") as consumer:
+                key, value, headers = records[-1]
+                await producer.send_and_wait(topic, value, key=key, headers=headers)
+                await wait_for_count(consumer.count, 1, "latency baseline warm-up")
+                consumer.times.clear()
+
+                async def send_one(index: int) -> None:
+                    key, value, headers = records[index]
+                    sent_at[dict(headers)["ce_id"].decode()] = time.monotonic()
+                    await producer.send_and_wait(topic, value, key=key, headers=headers)
+
+                await self._paced(send_one, rate, events, f"latency at {rate:g}/s: raw producer → consumer")
+                await wait_for_count(consumer.count, len(sent_at), "latency baseline")
+                received = dict(consumer.times)
+        finally:
+            await producer.stop()
+        return [(received[event_id] - sent) * 1000 for event_id, sent in sent_at.items()]
+
+    async def _latency_subject(self, topic: str, rate: float, events: int) -> list[float]:
+        """A service's path: UnitOfWork commit (relay notified) → relay → Kafka → EventConsumer commit (in
+        another process, as signals would be)."""
+        broker = KafkaBroker(self.bootstrap, client_id="bench-latency-intake", logger=None)
+        await broker.start()
         relay = OutboxRelay(self.sessions, kafka_publisher(broker), batch_size=self.settings.relay_batch_size)
         writer_uow = UnitOfWorkFactory(self.sessions, on_commit=relay.notify)
         relay.start()
         committed_at: dict[str, float] = {}
-        applied = consumer_uow.commits
+        batches = self.workload.batches(events + 1, 1)
+
+        async def commit_one(index: int) -> None:
+            tenant_id, (payload,) = batches[index]
+            token = set_flow(request_flow())
+            try:
+                async with writer_uow(tenant_id=tenant_id) as work:
+                    event = await work.emit(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
+                    await work.commit()
+                committed_at[str(event.id)] = time.monotonic()
+            finally:
+                reset_flow(token)
+
         try:
-            await wait_for_assignment(subscriber_consumer(broker), self.settings.partitions, "latency subject")
-            batches = self.workload.batches(self.settings.latency_events + 1, 1)
-
-            async def commit_one(index: int) -> None:
-                tenant_id, (payload,) = batches[index]
-                token = set_flow(request_flow())
-                try:
-                    async with writer_uow(tenant_id=tenant_id) as work:
-                        event = await work.emit(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
-                        await work.commit()
-                    committed_at[str(event.id)] = time.perf_counter()
-                finally:
-                    reset_flow(token)
-
-            await commit_one(len(batches) - 1)  # warm-up: the first event's path connects everything
-            await wait_for_count(lambda: len(applied), 1, "latency subject warm-up")
-            committed_at.clear()
-            applied.clear()
-            await self._paced(commit_one, "latency: commit → relay → consumer commit")
-            await wait_for_count(lambda: len(applied), len(committed_at), "latency subject")
+            async with self._consumer_process("subject", topic, "latency subject") as consumer:
+                await commit_one(len(batches) - 1)  # warm-up: the first event's path connects everything
+                await wait_for_count(consumer.count, 1, "latency subject warm-up")
+                committed_at.clear()
+                consumer.times.clear()
+                await self._paced(commit_one, rate, events, f"latency at {rate:g}/s: commit → consumer commit")
+                await wait_for_count(consumer.count, len(committed_at), "latency subject")
+                done = dict(consumer.times)
         finally:
             await relay.stop(flush=False)
             await broker.stop()
-        return [(applied[event_id] - committed) * 1000 for event_id, committed in committed_at.items()]
+        return [(done[event_id] - committed) * 1000 for event_id, committed in committed_at.items()]
 
     # bookkeeping -----------------------------------------------------------------------------------------
 

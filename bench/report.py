@@ -66,6 +66,10 @@ def machine_info(postgres_version: str) -> dict[str, Any]:
     }
 
 
+def is_database(figure: Figure) -> bool:
+    return figure.baseline_name.startswith("raw asyncpg")
+
+
 def _number(value: float, unit: str) -> str:
     if unit == "ms":
         return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
@@ -126,14 +130,19 @@ def write_json(
             "single_events": settings.single_events,
             "events_per_transaction": settings.events_per_transaction,
             "relay_batch_size": settings.relay_batch_size,
-            "latency_events": settings.latency_events,
-            "latency_offered_rate_per_second": settings.latency_rate,
+            "latency_runs": [
+                {"offered_rate_per_second": settings.latency_rate, "events": settings.latency_events},
+                {"offered_rate_per_second": settings.latency_low_rate, "events": settings.latency_low_events},
+            ],
             "partitions": settings.partitions,
             "tenants": settings.tenants,
             "quick": settings.quick,
         },
         "figures": [figure.as_dict() for figure in results.figures],
         "details": results.extra,
+        "latency_samples_ms": {
+            name: [round(sample, 2) for sample in samples] for name, samples in results.latency_samples_ms.items()
+        },
         "checks": results.checks,
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
@@ -145,6 +154,7 @@ def write_chart(path: Path, results: Results, settings: Settings, machine: dict[
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     throughput = [f for f in results.figures if f.unit == "events/s"]
     latency = [f for f in results.figures if f.unit == "ms"]
@@ -157,41 +167,55 @@ def write_chart(path: Path, results: Results, settings: Settings, machine: dict[
         fontsize=12,
     )
 
+    database_colour = "#e3a857"
     height = 0.38
     rows = list(range(len(throughput)))
-    left.barh([r + height / 2 for r in rows], [f.baseline for f in throughput], height, color=baseline_colour)
+    baseline_colours = [database_colour if is_database(f) else baseline_colour for f in throughput]
+    left.barh([r + height / 2 for r in rows], [f.baseline for f in throughput], height, color=baseline_colours)
     left.barh([r - height / 2 for r in rows], [f.value for f in throughput], height, color=subject_colour)
     for row, item in zip(rows, throughput, strict=True):
-        left.text(
-            item.value * 1.08, row - height / 2, f"{item.value:,.0f}  ({item.ratio:.3f}×)", va="center", fontsize=8
-        )
+        label = f"{item.value:,.0f}  ({item.ratio:.3f}×)"
+        left.text(item.value * 1.08, row - height / 2, label, va="center", fontsize=8)
         left.text(item.baseline * 1.08, row + height / 2, f"{item.baseline:,.0f}", va="center", fontsize=8)
     left.set_yticks(rows, [f"{f.name}\nvs {f.baseline_name}" for f in throughput], fontsize=8)
     left.invert_yaxis()
     left.set_xscale("log")
     left.set_xlim(right=max(f.baseline for f in throughput) * 8)
-    left.set_xlabel("events/s (log scale; label: subject and ratio subject ÷ baseline)")
+    left.set_xlabel("events/s, log scale (label: subject, and subject ÷ baseline)")
     left.set_title("Throughput")
-    left.legend(["baseline (raw aiokafka)", "subject (servicekit)"], loc="lower right", fontsize=8)
+    left.legend(
+        handles=[
+            Patch(color=subject_colour, label="subject (servicekit)"),
+            Patch(color=baseline_colour, label="baseline: raw aiokafka"),
+            Patch(color=database_colour, label="floor: raw asyncpg, same SQL"),
+        ],
+        loc="upper right",
+        fontsize=8,
+    )
     left.grid(axis="x", which="both", alpha=0.3)
 
-    names = [f.name.rsplit(" ", 1)[-1] for f in latency]
+    names = [f.name.removeprefix("Latency ").replace(" at ", "\nat ") for f in latency]
     columns = list(range(len(latency)))
     width = 0.38
     right.bar([c - width / 2 for c in columns], [f.baseline for f in latency], width, color=baseline_colour)
     right.bar([c + width / 2 for c in columns], [f.value for f in latency], width, color=subject_colour)
     for column, item in zip(columns, latency, strict=True):
-        right.text(column - width / 2, item.baseline * 1.1, f"{item.baseline:.1f}", ha="center", fontsize=8)
-        right.text(
-            column + width / 2, item.value * 1.1, f"{item.value:.1f}\n({item.ratio:.1f}×)", ha="center", fontsize=8
-        )
-    right.set_xticks(columns, names)
-    right.set_yscale("log")
-    right.set_ylim(top=max(f.value for f in latency) * 4)
-    right.set_ylabel("ms (log scale)")
-    right.set_title(f"End-to-end latency, {settings.latency_events} events at {settings.latency_rate:g}/s")
-    right.legend(["raw producer → raw consumer", "commit → relay → consumer commit"], loc="upper left", fontsize=8)
-    right.grid(axis="y", which="both", alpha=0.3)
+        right.text(column - width / 2, item.baseline, f"{item.baseline:.0f}", ha="center", va="bottom", fontsize=7)
+        label = f"{item.value:.0f}\n({item.ratio:.1f}×)"
+        right.text(column + width / 2, item.value, label, ha="center", va="bottom", fontsize=7)
+    right.set_xticks(columns, names, fontsize=8)
+    right.set_ylim(top=max(f.value for f in latency) * 1.3)
+    right.set_ylabel("ms (label: subject, and subject ÷ baseline)")
+    right.set_title("End-to-end latency: commit → consumer commit")
+    right.legend(
+        handles=[
+            Patch(color=subject_colour, label="subject: UnitOfWork → relay → EventConsumer"),
+            Patch(color=baseline_colour, label="baseline: raw producer → raw consumer"),
+        ],
+        loc="upper left",
+        fontsize=8,
+    )
+    right.grid(axis="y", alpha=0.3)
 
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from bmw.contracts.events.intake import ClientErased
 from bmw.contracts.taxonomy import Role
@@ -137,6 +137,22 @@ async def _erase(work: UnitOfWork, intake: Intake, person_id: uuid.UUID, client_
     await work.session.execute(
         update(ACCESS_LOG).where(ACCESS_LOG.c.person_ref == client_ref).values(person_ref=erased)
     )
+    # Published events stay in the outbox for replay; a replay must not bring the pseudonym back to the
+    # services that were just told to forget it, so the copies are redacted (the erasure event keeps it).
+    await work.session.execute(
+        text(
+            "UPDATE outbox SET envelope = jsonb_set(envelope, '{data,client_ref}', to_jsonb(CAST(:erased AS text)))"
+            " WHERE envelope->'data'->>'client_ref' = :ref"
+        ),
+        {"erased": erased, "ref": client_ref},
+    )
+    await work.session.execute(
+        text(
+            "UPDATE outbox SET envelope = jsonb_set(envelope, '{subject}', to_jsonb(CAST(:erased AS text)))"
+            " WHERE envelope->>'subject' = :ref"
+        ),
+        {"erased": erased, "ref": client_ref},
+    )
     await work.emit(
         ClientErased(client_ref=client_ref, erased_at=datetime.now(UTC)), tenant_id=tenant_id, subject=client_ref
     )
@@ -177,15 +193,19 @@ async def apply_retention(*, intake: Intake, now: datetime | None = None, dry_ru
     case_cutoff = moment - timedelta(days=365 * intake.retention_years)
     notes_cutoff = moment - timedelta(days=intake.working_notes_retention_days)
     async with intake.uow() as work:
+        # Due: no case of theirs is open or closed within the period, and no referral of theirs is that
+        # recent either (someone whose referral expired unconsented is forgotten after the same period).
         open_or_recent = (
             select(CASES.c.person_id)
             .where(CASES.c.person_id == PERSONS.c.id)
             .where((CASES.c.status != CaseStatus.CLOSED.value) | (CASES.c.closed_at > case_cutoff))
         )
-        any_case = select(CASES.c.person_id).where(CASES.c.person_id == PERSONS.c.id)
+        recent_referral = select(REFERRALS.c.id).where(
+            REFERRALS.c.person_id == PERSONS.c.id, REFERRALS.c.received_at > case_cutoff
+        )
         rows = await work.session.execute(
             select(PERSONS.c.id, PERSONS.c.client_ref, PERSONS.c.tenant_id).where(
-                PERSONS.c.erased_at.is_(None), any_case.exists(), ~open_or_recent.exists()
+                PERSONS.c.erased_at.is_(None), ~open_or_recent.exists(), ~recent_referral.exists()
             )
         )
         due = rows.all()

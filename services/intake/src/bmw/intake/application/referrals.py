@@ -329,8 +329,8 @@ async def record_consent(command: RecordConsent, *, principal: Principal, intake
             now,
         )
         if command.item is ConsentItem.REFERRAL and command.granted:
-            await repository.save_referral(referral)
             await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now)
+            await repository.save_referral(referral)  # after opening: the status is case_opened now
         await audit(
             repository,
             principal,

@@ -130,6 +130,7 @@ class Case:
             raise IllegalTransition("close", self.status, f"outcome {outcome.value} does not fit")
         self.outcome = outcome
         self.closed_at = at
+        self.escalation = None  # a closed case needs nobody to act on it
         self._move(CaseStatus.CLOSED, at)
 
     def reopen(self, at: datetime) -> None:
