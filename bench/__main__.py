@@ -10,15 +10,17 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.infra import embedded_infrastructure
-from bench.messaging import TOPICS, MessagingBenchmark, Settings
+from bench.messaging import TOPICS, MessagingBenchmark, Results, Settings
 from bench.report import machine_info, print_table, write_chart, write_json
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
@@ -100,6 +102,17 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
     return settings
 
 
+async def _until_terminated(work: Coroutine[Any, Any, Results]) -> Results:
+    """Run ``work``; SIGTERM cancels it like Ctrl-C does, so every ``finally`` (clients, consumers) runs."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     settings = settings_from(arguments)
@@ -107,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:  # piped or logged: keep the table on one line per figure
         console = Console(width=150)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # SIGTERM stops the run like Ctrl-C: the infrastructure's context managers then stop both servers.
+    # SIGTERM stops the run like Ctrl-C (inside the event loop: see _until_terminated); the infrastructure's
+    # context managers then stop both servers.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     output: Path = arguments.output
     output.mkdir(parents=True, exist_ok=True)
@@ -138,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             with progress:
                 benchmark = MessagingBenchmark(settings, infra.database_url, infra.bootstrap_servers, progress)
-                results = asyncio.run(benchmark.run())
+                results = asyncio.run(_until_terminated(benchmark.run()))
             stack.enter_context(console.status("stopping PostgreSQL and Tansu"))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("[yellow]interrupted; the embedded PostgreSQL and broker are stopped[/]")
         return 130
     seconds = time.perf_counter() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -107,7 +107,7 @@ async def _change(
             if principal.has_role(Role.SOCIAL_WORKER):
                 raise Forbidden("only the assigned social worker changes this case")
             raise NotFound("case not found")
-        now = datetime.now(UTC)
+        now = intake.clock()
         before = case.status
         try:
             change(case, now)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bmw.intake.adapters.crypto import PersonCipher
 from bmw.intake.adapters.persons import PersonVault
@@ -26,6 +27,8 @@ class Intake:
     pepper: bytes
     retention_years: int = 5
     working_notes_retention_days: int = 365
+    #: The time source of every use case (replaced in tests to pin a week, e.g. one with a public holiday).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def vault(self, work: UnitOfWork) -> PersonVault:
         return PersonVault(work.session, self.cipher, self.pepper)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from bmw.contracts.taxonomy import Role
@@ -63,7 +63,7 @@ async def add_entry(
             raise NotFound("case not found")
         if person_id is None:
             raise Conflict("the person of this case was erased", current_state="erased")
-        entry = DossierEntry(uuid.uuid4(), layer, kind, text, principal.subject, datetime.now(UTC))
+        entry = DossierEntry(uuid.uuid4(), layer, kind, text, principal.subject, intake.clock())
         await repository.add_entry(
             id=entry.id,
             case_id=case.id,

@@ -189,7 +189,7 @@ class RetentionReport:
 
 async def apply_retention(*, intake: Intake, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
     """Erase persons whose cases all closed longer than the retention period ago, and old working notes."""
-    moment = now or datetime.now(UTC)
+    moment = now or intake.clock()
     case_cutoff = moment - timedelta(days=365 * intake.retention_years)
     notes_cutoff = moment - timedelta(days=intake.working_notes_retention_days)
     async with intake.uow() as work:

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -166,7 +166,7 @@ async def submit_referral(
                 "unknown org unit for this client organisation",
                 fields=[FieldError(path="body.org_unit_id", message="no such org unit in this client organisation")],
             )
-        now = datetime.now(UTC)
+        now = intake.clock()
         try:
             referral = Referral.receive(
                 tenant_id=command.tenant_id,
@@ -291,7 +291,7 @@ async def record_consent(command: RecordConsent, *, principal: Principal, intake
         check_applicable(command.recipient, command.item)
     except ConsentNotApplicable as error:
         raise InvalidInput(str(error), fields=[FieldError(path="body.item", message=str(error))]) from error
-    now = datetime.now(UTC)
+    now = intake.clock()
     if command.valid_until is not None and command.valid_until <= now:
         raise InvalidInput(
             "a consent cannot expire in the past",
@@ -404,7 +404,7 @@ async def view_referral(referral_id: uuid.UUID, *, principal: Principal, intake:
         if not staff and not own and person_id is not None and referral.case is not None:
             recipient = RECIPIENT_OF_CHANNEL.get(referral.channel)
             ledger = await repository.ledger(person_id)
-            if recipient is not None and ledger.allows(recipient, ConsentItem.ATTENDANCE, datetime.now(UTC)):
+            if recipient is not None and ledger.allows(recipient, ConsentItem.ATTENDANCE, intake.clock()):
                 attended = referral.case.status in ATTENDED or (
                     referral.case.status is CaseStatus.CLOSED
                     and referral.case.outcome is not None
@@ -430,7 +430,7 @@ async def list_referrals(
 
 async def expire_referrals(*, intake: Intake, now: datetime | None = None) -> int:
     """Expire referrals that waited 14 days for consent; each publishes intake.referral.expired.v1."""
-    moment = now or datetime.now(UTC)
+    moment = now or intake.clock()
     from bmw.intake.domain.referrals import CONSENT_WINDOW
 
     async with intake.uow() as work:
