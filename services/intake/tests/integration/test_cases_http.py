@@ -110,7 +110,7 @@ async def test_an_unschedulable_intake_escalates_the_case_until_it_is_booked(int
     admin = flows.token("provider_admin")
     listed = await intake.client.get("/cases/escalated", headers=admin)
     assert listed.status_code == 200, listed.text
-    mine = [case for case in listed.json() if case["id"] == case_id]
+    mine = [case for case in listed.json()["items"] if case["id"] == case_id]
     assert len(mine) == 1
     assert mine[0]["escalation"] == "no_capacity_before_deadline"
     assert mine[0]["status"] == "registered"
@@ -120,7 +120,7 @@ async def test_an_unschedulable_intake_escalates_the_case_until_it_is_booked(int
     worker_id, _ = flows.worker()
     await flows.book(tenant, case_id, worker_id)
     listed = await intake.client.get("/cases/escalated", headers=admin)
-    assert case_id not in [case["id"] for case in listed.json()], "a booking resolves the escalation"
+    assert case_id not in [case["id"] for case in listed.json()["items"]], "a booking resolves the escalation"
 
 
 async def test_a_closed_case_no_longer_needs_anyone_to_act(intake: Any, flows: Any) -> None:
@@ -140,7 +140,7 @@ async def test_a_closed_case_no_longer_needs_anyone_to_act(intake: Any, flows: A
     closed = await intake.client.post(f"/cases/{case_id}/close", json={"outcome": "referred_elsewhere"}, headers=worker)
     assert closed.status_code == 200, closed.text
     listed = await intake.client.get("/cases/escalated", headers=admin)
-    assert case_id not in [case["id"] for case in listed.json()]
+    assert case_id not in [case["id"] for case in listed.json()["items"]]
 
 
 async def test_the_caseload_is_paginated_by_cursor(intake: Any, flows: Any) -> None:

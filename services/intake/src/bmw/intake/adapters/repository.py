@@ -226,6 +226,16 @@ class IntakeRepository:
         ).all()
         return [_case(row) for row in rows]
 
+    async def escalated(self, *, after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Case]:
+        query = select(CASES).where(CASES.c.escalation.is_not(None))
+        if after is not None:
+            at, last_id = after
+            query = query.where(or_(CASES.c.opened_at < at, and_(CASES.c.opened_at == at, CASES.c.id < last_id)))
+        rows = (
+            await self.session.execute(query.order_by(CASES.c.opened_at.desc(), CASES.c.id.desc()).limit(limit))
+        ).all()
+        return [_case(row) for row in rows]
+
     async def cases_of(self, person_id: uuid.UUID) -> list[Case]:
         rows = (await self.session.execute(select(CASES).where(CASES.c.person_id == person_id))).all()
         return [_case(row) for row in rows]

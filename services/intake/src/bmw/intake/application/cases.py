@@ -6,14 +6,11 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
-
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseAssigned, CaseClosed, CaseEscalated, CaseReopened
 from bmw.contracts.events.scheduling import AppointmentBooked, AppointmentCompleted, IntakeUnschedulable
 from bmw.contracts.taxonomy import AppointmentKind, Category, Role, Urgency
 from bmw.intake.adapters.repository import IntakeRepository
-from bmw.intake.adapters.tables import CASES
 from bmw.intake.application.common import Intake, audit
 from bmw.intake.domain.cases import Case, IllegalTransition, Outcome
 from bmw.servicekit.auth import Principal
@@ -274,11 +271,10 @@ async def on_appointment_completed(work: UnitOfWork, event: CloudEvent, data: Ap
     await repository.save_case(case, actor="scheduling", moved_at=event.time)
 
 
-async def escalated_cases(*, principal: Principal, intake: Intake) -> list[Case]:
-    """Cases that need a person to act (provider admins)."""
+async def escalated_cases(
+    *, principal: Principal, intake: Intake, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Case]:
+    """Cases that need a person to act (provider admins), newest first."""
     principal.require_role(Role.PROVIDER_ADMIN)
     async with intake.uow() as work:
-        rows = await work.session.execute(select(CASES.c.id).where(CASES.c.escalation.is_not(None)))
-        repository = IntakeRepository(work.session)
-        cases = [await repository.case(case_id) for case_id in rows.scalars()]
-    return [found[0] for found in cases if found is not None]
+        return await IntakeRepository(work.session).escalated(after=after, limit=limit)

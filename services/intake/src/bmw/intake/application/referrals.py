@@ -455,3 +455,49 @@ async def expire_referrals(*, intake: Intake, now: datetime | None = None) -> in
 
 
 __all__ = ["ReferralStatus"]
+
+
+async def disclose_closing_report(referral_id: uuid.UUID, *, principal: Principal, intake: Intake) -> list[str]:
+    """The closing report for the referrer (e.g. the company doctor), only while the employee's consent
+    for exactly that recipient and item is in force; the disclosure is logged."""
+    from bmw.intake.adapters.tables import DOSSIER_ENTRIES
+
+    async with intake.uow() as work:
+        repository = IntakeRepository(work.session)
+        found = await repository.referral(referral_id)
+        if found is None or found[0].referred_by != principal.subject or not principal.may_act_for(found[0].tenant_id):
+            raise NotFound("referral not found")
+        referral, person_id = found
+        recipient = RECIPIENT_OF_CHANNEL.get(referral.channel)
+        allowed = (
+            recipient is not None
+            and person_id is not None
+            and referral.case is not None
+            and (await repository.ledger(person_id)).allows(recipient, ConsentItem.CLOSING_REPORT, intake.clock())
+        )
+        if not allowed or referral.case is None or person_id is None:
+            raise Forbidden("the employee has not consented to share the closing report with you")
+        rows = await work.session.execute(
+            select(DOSSIER_ENTRIES.c.person_id, DOSSIER_ENTRIES.c.sealed)
+            .where(DOSSIER_ENTRIES.c.case_id == referral.case.id, DOSSIER_ENTRIES.c.kind == "closing_report")
+            .order_by(DOSSIER_ENTRIES.c.created_at)
+        )
+        vault = intake.vault(work)
+        texts = []
+        for row in rows:
+            opened = await vault.open(row.person_id, row.sealed)
+            if opened is not None:
+                texts.append(str(opened["text"]))
+        if not texts:
+            raise NotFound("there is no closing report yet")
+        await audit(
+            repository,
+            principal,
+            action="disclose",
+            resource="closing_report",
+            tenant_id=referral.tenant_id,
+            person_ref=referral.case.client_ref,
+            case_id=referral.case.id,
+        )
+        await work.commit()
+    return texts

@@ -323,6 +323,22 @@ async def consent_history(referral_id: uuid.UUID, principal: CurrentPrincipal, i
     return [ConsentRead.of(r) for r in records]
 
 
+class ClosingReportRead(BaseModel):
+    """The closing report(s) of the case, as disclosed to the referrer with the employee's consent."""
+
+    referral_id: uuid.UUID = Field(description="The referral.")
+    reports: list[str] = Field(description="The closing report text(s), oldest first.")
+
+
+@referrals.get(
+    "/referrals/{referral_id}/closing-report", response_model=ClosingReportRead, responses=_errors(401, 403, 404)
+)
+async def closing_report(referral_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep) -> ClosingReportRead:
+    """The closing report for the referrer (e.g. the company doctor), only with the employee's consent in force."""
+    reports = await referral_use.disclose_closing_report(referral_id, principal=principal, intake=intake)
+    return ClosingReportRead(referral_id=referral_id, reports=reports)
+
+
 # -- cases ---------------------------------------------------------------------------------------
 
 
@@ -418,16 +434,23 @@ async def my_caseload(
     found = await case_use.caseload(
         principal=principal, intake=intake, include_closed=include_closed, after=decode_cursor(cursor), limit=limit
     )
+    return _case_page(found, limit)
+
+
+def _case_page(found: list[Case], limit: int) -> CasePage:
     last = found[-1] if len(found) == limit else None
     return CasePage(
         items=[CaseRead.of(c) for c in found], next_cursor=encode_cursor(last.opened_at, last.id) if last else None
     )
 
 
-@cases.get("/cases/escalated", response_model=list[CaseRead], responses=_errors(401, 403))
-async def escalated(principal: CurrentPrincipal, intake: IntakeDep) -> list[CaseRead]:
+@cases.get("/cases/escalated", response_model=CasePage, responses=_errors(401, 403, 422))
+async def escalated(
+    principal: CurrentPrincipal, intake: IntakeDep, cursor: Cursor = None, limit: Limit = 50
+) -> CasePage:
     """Cases that need someone to act, e.g. no intake slot within the SLA (provider admins)."""
-    return [CaseRead.of(c) for c in await case_use.escalated_cases(principal=principal, intake=intake)]
+    found = await case_use.escalated_cases(principal=principal, intake=intake, after=decode_cursor(cursor), limit=limit)
+    return _case_page(found, limit)
 
 
 @cases.get("/cases/{case_id}", response_model=CaseRead, responses=_errors(401, 403, 404))
