@@ -43,6 +43,9 @@ async def test_a_consented_referral_opens_a_case_and_publishes_both_events_witho
     assert consent["purpose"] == "provider:referral" and consent["granted"] is True
     opened = json.loads(records[2][1])
     assert opened["case_id"] == created["case_id"]
+    stored = await intake.client.get(f"/referrals/{created['id']}", headers=bearer(dev_keys.mint("provider_admin")))
+    assert stored.json()["status"] == "case_opened", "the stored referral, not only the answer, has its case"
+    assert stored.json()["details"]["case_id"] == created["case_id"]
     assert opened["client_ref"].startswith("c_")
 
 

@@ -227,6 +227,7 @@ async def submit_referral(
                 now,
             )
             await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now)
+            await repository.save_referral(referral)  # after opening: the status is case_opened now
         response = render(referral)
         if idempotency is not None:
             await work.session.execute(

@@ -44,7 +44,8 @@ class IllegalTransition(ValueError):
 ALLOWED_FROM: dict[str, frozenset[CaseStatus]] = {
     "triage": frozenset({CaseStatus.REGISTERED, CaseStatus.TRIAGED}),
     "schedule_intake": frozenset({CaseStatus.REGISTERED, CaseStatus.TRIAGED, CaseStatus.INTAKE_SCHEDULED}),
-    "start": frozenset({CaseStatus.INTAKE_SCHEDULED}),
+    # The intake usually follows a booking, but may happen at once (a walk-in hour, a crisis call).
+    "start": frozenset({CaseStatus.REGISTERED, CaseStatus.TRIAGED, CaseStatus.INTAKE_SCHEDULED}),
     "close": frozenset(
         {CaseStatus.REGISTERED, CaseStatus.TRIAGED, CaseStatus.INTAKE_SCHEDULED, CaseStatus.IN_PROGRESS}
     ),
@@ -120,8 +121,10 @@ class Case:
         self.escalation = reason
 
     def start(self, at: datetime) -> None:
-        """The intake took place: the trajectory is under way."""
+        """The intake took place (with the assigned worker): the trajectory is under way."""
         self._require("start")
+        if self.worker_id is None:
+            raise IllegalTransition("start", self.status, "no social worker is assigned")
         self._move(CaseStatus.IN_PROGRESS, at)
 
     def close(self, outcome: Outcome, at: datetime) -> None:
