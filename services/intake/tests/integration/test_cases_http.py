@@ -184,7 +184,13 @@ async def test_the_dossier_is_for_the_assigned_worker_and_break_glass_reads_are_
 
     own = await intake.client.get(dossier, headers=worker)
     assert own.status_code == 200, own.text
-    assert [(e["kind"], e["text"]) for e in own.json()] == [("intake_report", report), ("working_note", note)]
+    assert [(e["kind"], e["text"]) for e in own.json()["items"]] == [("intake_report", report), ("working_note", note)]
+    first = await intake.client.get(dossier, params={"limit": 1}, headers=worker)
+    assert [e["kind"] for e in first.json()["items"]] == ["intake_report"]
+    second = await intake.client.get(
+        dossier, params={"limit": 1, "cursor": first.json()["next_cursor"]}, headers=worker
+    )
+    assert [e["kind"] for e in second.json()["items"]] == ["working_note"]
 
     colleague_id, colleague = flows.worker()
     assert (await intake.client.get(dossier, headers=colleague)).status_code == 403
@@ -194,7 +200,7 @@ async def test_the_dossier_is_for_the_assigned_worker_and_break_glass_reads_are_
     assert writing.status_code == 403, "break-glass is for reading only"
     covered = await intake.client.get(dossier, headers={**colleague, "X-Break-Glass-Reason": REASON})
     assert covered.status_code == 200, covered.text
-    assert [e["text"] for e in covered.json()] == [report, note]
+    assert [e["text"] for e in covered.json()["items"]] == [report, note]
 
     client_contact = flows.token("client_contact", tenant=tenant)
     for headers in (client_contact, flows.token("provider_admin")):

@@ -71,7 +71,7 @@ async def test_consent_opens_the_case_and_decides_what_the_referrer_learns(intak
 
     history = await intake.client.get(consents, headers=worker)
     assert history.status_code == 200, history.text
-    entries = history.json()
+    entries = history.json()["items"]
     assert [(e["recipient"], e["item"], e["granted"]) for e in entries] == [
         ("provider", "referral", True),
         ("manager", "attendance", True),
@@ -93,7 +93,12 @@ async def test_consent_opens_the_case_and_decides_what_the_referrer_learns(intak
         refused = await intake.client.post(consents, json=consent("hr", "attendance"), headers=headers)
         assert refused.status_code == 404, refused.text
         assert (await intake.client.get(consents, headers=headers)).status_code == 404
-    assert len((await intake.client.get(consents, headers=worker)).json()) == 4, "refusals record nothing"
+    assert len((await intake.client.get(consents, headers=worker)).json()["items"]) == 4, "refusals record nothing"
+    paged = await intake.client.get(consents, params={"limit": 3}, headers=worker)
+    assert len(paged.json()["items"]) == 3
+    rest = await intake.client.get(consents, params={"limit": 3, "cursor": paged.json()["next_cursor"]}, headers=worker)
+    assert [(e["recipient"], e["granted"]) for e in rest.json()["items"]] == [("hr", False)]
+    assert rest.json()["next_cursor"] is None
 
 
 async def test_consent_to_the_referral_marks_it_case_opened_and_a_second_one_conflicts(intake: Any, flows: Any) -> None:

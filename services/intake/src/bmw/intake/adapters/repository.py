@@ -290,12 +290,26 @@ class IntakeRepository:
     async def add_entry(self, **values: Any) -> None:
         await self.session.execute(insert(DOSSIER_ENTRIES).values(**values))
 
-    async def entries(self, case_id: uuid.UUID, layers: Sequence[str]) -> list[Row[Any]]:
-        rows = await self.session.execute(
-            select(DOSSIER_ENTRIES)
-            .where(DOSSIER_ENTRIES.c.case_id == case_id, DOSSIER_ENTRIES.c.layer.in_(layers))
-            .order_by(DOSSIER_ENTRIES.c.created_at, DOSSIER_ENTRIES.c.id)
-        )
+    async def entries(
+        self,
+        case_id: uuid.UUID,
+        layers: Sequence[str],
+        *,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int | None = None,
+    ) -> list[Row[Any]]:
+        """Dossier entries oldest first, optionally one keyset page."""
+        query = select(DOSSIER_ENTRIES).where(DOSSIER_ENTRIES.c.case_id == case_id, DOSSIER_ENTRIES.c.layer.in_(layers))
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(
+                    DOSSIER_ENTRIES.c.created_at > at,
+                    and_(DOSSIER_ENTRIES.c.created_at == at, DOSSIER_ENTRIES.c.id > last_id),
+                )
+            )
+        query = query.order_by(DOSSIER_ENTRIES.c.created_at, DOSSIER_ENTRIES.c.id)
+        rows = await self.session.execute(query.limit(limit) if limit else query)
         return list(rows.all())
 
     # -- access log --------------------------------------------------------------------------

@@ -88,7 +88,13 @@ async def add_entry(
 
 
 async def read_dossier(
-    case_id: uuid.UUID, *, principal: Principal, intake: Intake, break_glass_reason: str | None
+    case_id: uuid.UUID,
+    *,
+    principal: Principal,
+    intake: Intake,
+    break_glass_reason: str | None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> tuple[list[DossierEntry], bool]:
     """Both layers for the assigned worker, or for a colleague with a stated reason (logged as break-glass)."""
     async with intake.uow() as work:
@@ -98,7 +104,7 @@ async def read_dossier(
             raise NotFound("case not found")
         case = found[0]
         glass = check_break_glass(principal, case, break_glass_reason)
-        rows = await repository.entries(case_id, [Layer.FORMAL.value, Layer.WORKING.value])
+        rows = await repository.entries(case_id, [Layer.FORMAL.value, Layer.WORKING.value], after=after, limit=limit)
         vault = intake.vault(work)
         entries = []
         for row in rows:

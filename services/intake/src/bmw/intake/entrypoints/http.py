@@ -316,11 +316,25 @@ async def give_consent(
     return ConsentRead.of(record)
 
 
-@referrals.get("/referrals/{referral_id}/consents", response_model=list[ConsentRead], responses=_errors(401, 404))
-async def consent_history(referral_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep) -> list[ConsentRead]:
-    """The whole consent history of the employee behind the referral, oldest first."""
+class ConsentPage(BaseModel):
+    items: list[ConsentRead] = Field(description="Consent records on this page, oldest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+@referrals.get("/referrals/{referral_id}/consents", response_model=ConsentPage, responses=_errors(401, 404, 422))
+async def consent_history(
+    referral_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep, cursor: Cursor = None, limit: Limit = 50
+) -> ConsentPage:
+    """The consent history of the employee behind the referral, oldest first."""
     records = await referral_use.consents_of_referral(referral_id, principal=principal, intake=intake)
-    return [ConsentRead.of(r) for r in records]
+    after = decode_cursor(cursor)
+    if after is not None:
+        records = [r for r in records if (r.recorded_at, r.id) > after]
+    page = records[:limit]
+    last = page[-1] if len(records) > limit else None
+    return ConsentPage(
+        items=[ConsentRead.of(r) for r in page], next_cursor=encode_cursor(last.recorded_at, last.id) if last else None
+    )
 
 
 class ClosingReportRead(BaseModel):
@@ -547,13 +561,29 @@ async def write_dossier(
     return DossierEntryRead.of(entry)
 
 
-@cases.get("/cases/{case_id}/dossier", response_model=list[DossierEntryRead], responses=_errors(401, 403, 404))
+class DossierPage(BaseModel):
+    items: list[DossierEntryRead] = Field(description="Dossier entries on this page, oldest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+@cases.get("/cases/{case_id}/dossier", response_model=DossierPage, responses=_errors(401, 403, 404, 422))
 async def read_dossier(
-    case_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep, reason: BreakGlassReason = None
-) -> list[DossierEntryRead]:
+    case_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    intake: IntakeDep,
+    reason: BreakGlassReason = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> DossierPage:
     """Both layers, oldest first: the assigned worker, or a colleague with a stated reason (break-glass)."""
-    entries, _ = await dossier_use.read_dossier(case_id, principal=principal, intake=intake, break_glass_reason=reason)
-    return [DossierEntryRead.of(e) for e in entries]
+    entries, _ = await dossier_use.read_dossier(
+        case_id, principal=principal, intake=intake, break_glass_reason=reason, after=decode_cursor(cursor), limit=limit
+    )
+    last = entries[-1] if len(entries) == limit else None
+    return DossierPage(
+        items=[DossierEntryRead.of(e) for e in entries],
+        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+    )
 
 
 # -- the rights of the person ----------------------------------------------------------------------
