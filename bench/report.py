@@ -66,6 +66,11 @@ def machine_info(postgres_version: str) -> dict[str, Any]:
     }
 
 
+def _load(machine: dict[str, Any]) -> str:
+    load = machine.get("load_average_1m")
+    return f", load average {load['before']:.1f} → {load['after']:.1f}" if load else ""
+
+
 def is_database(figure: Figure) -> bool:
     return figure.baseline_name.startswith("raw asyncpg")
 
@@ -115,6 +120,14 @@ def print_table(console: Console, results: Results, settings: Settings, machine:
             figure.baseline_name,
         )
     console.print(table)
+    for run in results.extra.get("latency_ms", []):
+        utilisation = run.get("consumer_utilisation")
+        if utilisation is not None and utilisation >= 0.8:
+            console.print(
+                f"[yellow]At {run['offered_rate_per_second']:g}/s the consumer runs at {utilisation:.0%} of the "
+                "capacity measured above: the latency at that rate is mostly a queue, and grows with the run's "
+                "length.[/]"
+            )
 
 
 def write_json(
@@ -163,7 +176,7 @@ def write_chart(path: Path, results: Results, settings: Settings, machine: dict[
     figure, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
     figure.suptitle(
         f"Messaging backbone — {settings.events:,} events on {machine['cores']} cores "
-        f"({started.astimezone(UTC):%Y-%m-%d %H:%M} UTC, Python {machine['python']})",
+        f"({started.astimezone(UTC):%Y-%m-%d %H:%M} UTC, Python {machine['python']}{_load(machine)})",
         fontsize=12,
     )
 

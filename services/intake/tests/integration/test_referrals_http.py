@@ -175,3 +175,22 @@ async def test_referrers_read_their_own_referral_and_no_one_elses(intake: Any, d
         response = await intake.client.get(path, headers=bearer(token))
         assert response.status_code == 404
         assert response.json()["error"]["message"] == missing.json()["error"]["message"]
+
+
+async def test_an_integration_refers_only_with_its_scope_and_only_through_its_channel(
+    intake: Any, dev_keys: Any, body: Any
+) -> None:
+    tenant, (unit,) = await intake.register_tenant("Personeelszaken")
+    scoped = dev_keys.mint("integration", tenant_id=tenant, scopes=["referrals:write"])
+    unscoped = dev_keys.mint("integration", tenant_id=tenant, scopes=["invoices:read"])
+    payload = body(unit, channel="integration")
+    refused = await intake.client.post("/referrals", json=payload, headers=bearer(unscoped))
+    assert refused.status_code == 403
+    assert "referrals:write" in refused.json()["error"]["message"]
+    assert await intake.stored_referrals(tenant) == (0, 0)
+    wrong_channel = await intake.client.post("/referrals", json=body(unit, channel="hr"), headers=bearer(scoped))
+    assert wrong_channel.status_code == 403
+    accepted = await intake.client.post("/referrals", json=payload, headers=bearer(scoped))
+    assert accepted.status_code == 201, accepted.text
+    listing = await intake.client.get("/referrals", headers=bearer(scoped))
+    assert listing.status_code == 403, "reading needs referrals:read"

@@ -156,6 +156,8 @@ async def submit_referral(
 ) -> dict[str, Any]:
     """Store the referral (and its case) and write the events in one transaction; replay a repeat."""
     principal.require_tenant(command.tenant_id)
+    if principal.has_role(Role.INTEGRATION) and "referrals:write" not in principal.scopes:
+        raise Forbidden("this integration lacks the scope referrals:write")
     async with intake.uow(tenant_id=command.tenant_id) as work:
         if idempotency is not None:
             stored = await _claim_idempotency(work, idempotency)
@@ -419,6 +421,8 @@ async def list_referrals(
 ) -> list[tuple[Referral, CaseStatus | None]]:
     """A client organisation's referrals (status only for client contacts), or an employee's own."""
     principal.require_tenant(tenant_id)
+    if principal.has_role(Role.INTEGRATION) and "referrals:read" not in principal.scopes:
+        raise Forbidden("this integration lacks the scope referrals:read")
     async with intake.uow(tenant_id=tenant_id) as work:
         repository = IntakeRepository(work.session)
         if principal.has_role(Role.PROVIDER_ADMIN, Role.CLIENT_CONTACT, Role.INTEGRATION):
