@@ -11,7 +11,7 @@ from bmw.contracts.events.intake import CaseAssigned, CaseClosed, CaseEscalated,
 from bmw.contracts.events.scheduling import AppointmentBooked, AppointmentCompleted, IntakeUnschedulable
 from bmw.contracts.taxonomy import AppointmentKind, Category, Role, Urgency
 from bmw.intake.adapters.repository import IntakeRepository
-from bmw.intake.application.common import Intake, audit
+from bmw.intake.application.common import Intake, audit_case
 from bmw.intake.domain.cases import Case, IllegalTransition, Outcome
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, Forbidden, NotFound
@@ -54,16 +54,8 @@ async def read_case(
         case = found[0]
         glass = check_break_glass(principal, case, break_glass_reason)
         history = await repository.transitions(case_id)
-        await audit(
-            repository,
-            principal,
-            action="read",
-            resource="case",
-            tenant_id=case.tenant_id,
-            person_ref=case.client_ref,
-            case_id=case.id,
-            break_glass=glass,
-            reason=break_glass_reason if glass else None,
+        await audit_case(
+            repository, principal, case, action="read", resource="case", break_glass=glass, reason=break_glass_reason
         )
         await work.commit()
     return case, history, glass
@@ -115,15 +107,7 @@ async def _change(
         )
         for payload in events(case):
             await work.emit(payload, tenant_id=case.tenant_id, subject=str(case.id))  # type: ignore[arg-type]
-        await audit(
-            repository,
-            principal,
-            action="update",
-            resource=f"case.{resource}",
-            tenant_id=case.tenant_id,
-            person_ref=case.client_ref,
-            case_id=case.id,
-        )
+        await audit_case(repository, principal, case, action="update", resource=f"case.{resource}")
         await work.commit()
     return case
 
@@ -199,15 +183,7 @@ async def assign_case(case_id: uuid.UUID, *, worker_id: uuid.UUID, principal: Pr
         await work.emit(
             CaseAssigned(case_id=case.id, worker_id=worker_id), tenant_id=case.tenant_id, subject=str(case.id)
         )
-        await audit(
-            repository,
-            principal,
-            action="update",
-            resource="case.assign",
-            tenant_id=case.tenant_id,
-            person_ref=case.client_ref,
-            case_id=case.id,
-        )
+        await audit_case(repository, principal, case, action="update", resource="case.assign")
         await work.commit()
     return case
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from bmw.intake.adapters.crypto import PersonCipher
 from bmw.intake.adapters.persons import PersonVault
 from bmw.intake.adapters.repository import IntakeRepository
+from bmw.intake.domain.cases import Case
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.errors import FieldError, InvalidInput
@@ -78,3 +79,27 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
             "the cursor is not one this API handed out",
             fields=[FieldError(path="query.cursor", message="invalid cursor")],
         ) from error
+
+
+async def audit_case(
+    repository: IntakeRepository,
+    principal: Principal,
+    case: Case,
+    *,
+    action: str,
+    resource: str,
+    break_glass: bool = False,
+    reason: str | None = None,
+) -> None:
+    """Record an access to one case's data (its person, tenant and id come from the case)."""
+    await audit(
+        repository,
+        principal,
+        action=action,
+        resource=resource,
+        tenant_id=case.tenant_id,
+        person_ref=case.client_ref,
+        case_id=case.id,
+        break_glass=break_glass,
+        reason=reason if break_glass else None,
+    )

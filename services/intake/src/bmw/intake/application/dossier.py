@@ -15,7 +15,7 @@ from enum import StrEnum
 from bmw.contracts.taxonomy import Role
 from bmw.intake.adapters.repository import IntakeRepository
 from bmw.intake.application.cases import check_break_glass, is_assigned
-from bmw.intake.application.common import Intake, audit
+from bmw.intake.application.common import Intake, audit_case
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, Forbidden, NotFound
 
@@ -74,15 +74,7 @@ async def add_entry(
             author=principal.subject,
             created_at=entry.created_at,
         )
-        await audit(
-            repository,
-            principal,
-            action="create",
-            resource=f"dossier.{layer.value}",
-            tenant_id=case.tenant_id,
-            person_ref=case.client_ref,
-            case_id=case.id,
-        )
+        await audit_case(repository, principal, case, action="create", resource=f"dossier.{layer.value}")
         await work.commit()
     return entry
 
@@ -119,16 +111,8 @@ async def read_dossier(
                     row.created_at,
                 )
             )
-        await audit(
-            repository,
-            principal,
-            action="read",
-            resource="dossier",
-            tenant_id=case.tenant_id,
-            person_ref=case.client_ref,
-            case_id=case.id,
-            break_glass=glass,
-            reason=break_glass_reason if glass else None,
+        await audit_case(
+            repository, principal, case, action="read", resource="dossier", break_glass=glass, reason=break_glass_reason
         )
         await work.commit()
     return entries, glass

@@ -17,7 +17,7 @@ from bmw.contracts.events.intake import CaseOpened, ConsentChanged, ReferralExpi
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
 from bmw.intake.adapters.repository import IntakeRepository
 from bmw.intake.adapters.tables import IDEMPOTENCY_KEYS, PERSONS
-from bmw.intake.application.common import Intake, audit
+from bmw.intake.application.common import Intake, audit, audit_case
 from bmw.intake.domain.cases import Case, CaseStatus
 from bmw.intake.domain.consent import (
     ConsentItem,
@@ -495,14 +495,6 @@ async def disclose_closing_report(referral_id: uuid.UUID, *, principal: Principa
                 texts.append(str(opened["text"]))
         if not texts:
             raise NotFound("there is no closing report yet")
-        await audit(
-            repository,
-            principal,
-            action="disclose",
-            resource="closing_report",
-            tenant_id=referral.tenant_id,
-            person_ref=referral.case.client_ref,
-            case_id=referral.case.id,
-        )
+        await audit_case(repository, principal, referral.case, action="disclose", resource="closing_report")
         await work.commit()
     return texts
