@@ -1,10 +1,11 @@
 """Benchmark of the messaging backbone (DESIGN §5): outbox writes, the relay, the idempotent consumer and the
 end-to-end latency, each next to raw aiokafka on the same broker in the same run.
 
-Everything runs in one process and one event loop, one phase at a time, so a phase has both cores to itself
-(the broker and PostgreSQL are the other processes). Throughput is counted from the moment a consumer owns its
+The throughput phases run one at a time in this process's event loop, so a phase has both cores to itself
+apart from the broker and PostgreSQL. Consumer throughput is counted from the moment a consumer owns its
 partitions (group joined) to the moment the last record is read or applied, so group joins are left out of
-both subject and baseline.
+both subject and baseline. The latency phase runs the consumer in its own process (``bench.consumer_process``),
+as a deployment would.
 """
 
 from __future__ import annotations
@@ -386,7 +387,7 @@ class MessagingBenchmark:
 
     async def run(self) -> Results:
         try:
-            await self._create_tables()
+            await self.create_tables()
             publish_baseline = await self.publish_baseline()
             await self.outbox_single_transactions(publish_baseline)
             outbox_floor = await self.outbox_floor()
@@ -401,7 +402,7 @@ class MessagingBenchmark:
             await self.engine.dispose()
         return self.results
 
-    async def _create_tables(self) -> None:
+    async def create_tables(self) -> None:
         async with self.engine.begin() as connection:
             await connection.run_sync(MESSAGING_METADATA.create_all)
             await connection.run_sync(BENCH_METADATA.create_all)
@@ -543,8 +544,16 @@ class MessagingBenchmark:
         transactions = []
         for tenant_id, payloads in self.workload.batches(n, per_transaction):
             rows = []
+            flow = request_flow()
             for payload in payloads:
-                event = CloudEvent.create(payload, tenant_id=tenant_id, subject=str(payload.referral_id))
+                event = CloudEvent.create(
+                    payload,
+                    tenant_id=tenant_id,
+                    subject=str(payload.referral_id),
+                    correlation_id=flow.correlation_id,
+                    causation_id=flow.causation_id,
+                    traceparent=flow.traceparent,
+                )
                 envelope = json.dumps(event.model_dump(mode="json"))
                 rows.append((event.id, event.topic, event.type, tenant_id, envelope))
             transactions.append((str(tenant_id), rows))
