@@ -166,3 +166,24 @@ async def test_tenant_a_cannot_submit_for_or_read_tenant_b(stack: Stack) -> None
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert str(tenant_b.id) not in json.dumps(body["errors"][0]["message"])
+
+
+async def test_an_opened_case_gets_its_intake_booked_automatically(stack: Stack) -> None:
+    """intake.case.opened → scheduling books the earliest slot of a suitable worker → intake assigns the case."""
+    tenant = stack.tenants[0]
+    contact = stack.mint("client_contact", tenant_id=tenant.id)
+    async with client(stack, contact) as session:
+        result = await session.execute(
+            with_variables(SUBMIT, {"input": referral_input(str(tenant.org_units[0].id), "BURNOUT_RISK")})
+        )
+    case_id = result["submitReferral"]["referral"]["caseId"]
+    # Only the demo's first social worker has the burnout specialism; her token's subject is her worker id.
+    worker = {"Authorization": f"Bearer {stack.mint('social_worker')}"}
+    intake_url = stack.services["intake"].url
+
+    async def scheduled() -> bool:
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"{intake_url}/cases/{case_id}", headers=worker)
+        return response.status_code == 200 and response.json()["status"] == "intake_scheduled"
+
+    await eventually(scheduled, timeout=60, what="the intake to be booked and the case assigned")

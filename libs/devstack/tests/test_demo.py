@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bmw.contracts.taxonomy import Category, ProductKind, VatRate
+from bmw.contracts.taxonomy import ProductKind, Specialism, VatRate
 from bmw.devstack.demo import DEMO_ACCOUNT_MANAGER_ID, DemoLoadError, DemoTenant, load_demo
 from bmw.devstack.stack import ServiceEndpoint, Stack
 
@@ -68,8 +68,8 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
     assert organisation["account_manager_id"] == DEMO_ACCOUNT_MANAGER_ID
     assert len(str(organisation["kvk_number"])) == 8
     for _, worker in calls[2:6]:
-        assert set(worker) == {"name", "specialisms", "languages", "tenant_ids"}
-        assert all(Category(s) for s in worker["specialisms"])  # type: ignore[attr-defined]
+        assert set(worker) - {"id"} == {"name", "specialisms", "languages", "tenant_ids"}
+        assert all(Specialism(s) for s in worker["specialisms"])  # type: ignore[attr-defined]
         assert set(worker["tenant_ids"]) <= {t.id for t in tenants}  # type: ignore[arg-type]
     assert len(stack.demo_workers) == 4
     for (_, contract), tenant in zip(calls[6:8], tenants, strict=True):

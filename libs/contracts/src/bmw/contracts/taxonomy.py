@@ -203,3 +203,16 @@ class OpportunityStage(StrEnum):
     PROPOSED = "proposed"
     WON = "won"
     LOST = "lost"
+
+
+class Specialism(StrEnum):
+    """What a social worker is specialised in; a case may need one (intake derives it from the category)."""
+
+    BURNOUT = "burnout"
+    EMPLOYMENT_LAW = "employment_law"
+    CONFIDENTIAL_ADVISOR = "confidential_advisor"
+    ADDICTION = "addiction"
+    DEBT_COUNSELLING = "debt_counselling"
+    GRIEF = "grief"
+    MEDIATION = "mediation"
+    CAREER_COACHING = "career_coaching"

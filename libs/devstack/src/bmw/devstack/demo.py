@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bmw.contracts.taxonomy import Category, ProductKind, Role, VatRate
+from bmw.contracts.taxonomy import ProductKind, Role, Specialism, VatRate
 
 if TYPE_CHECKING:
     from bmw.devstack.stack import Stack
@@ -110,7 +110,7 @@ class _Organisation:
 @dataclass(frozen=True)
 class _Worker:
     name: str
-    specialisms: tuple[Category, ...]
+    specialisms: tuple[Specialism, ...]
     languages: tuple[str, ...]
     serves: tuple[int, ...] = field(default=(0, 1))  # indexes into the organisations
 
@@ -178,28 +178,12 @@ def _organisations(today: date) -> tuple[_Organisation, ...]:
 
 
 _WORKERS: Final = (
-    _Worker(
-        "Sanne de Vries",
-        (Category.WORKLOAD_STRESS, Category.BURNOUT_RISK, Category.REORGANISATION_UNCERTAINTY, Category.DISMISSAL),
-        ("nl", "en"),
-    ),
-    _Worker(
-        "Mohamed El Amrani",
-        (Category.CONFLICT_MANAGER, Category.CONFLICT_COLLEAGUES, Category.UNDESIRABLE_BEHAVIOUR),
-        ("nl", "ar", "en"),
-    ),
-    _Worker(
-        "Ingrid Bakker",
-        (Category.FINANCES, Category.RELATIONSHIP_FAMILY, Category.GRIEF, Category.INFORMAL_CARE, Category.HOUSING),
-        ("nl", "de"),
-        serves=(1,),
-    ),
-    _Worker(
-        "Joris Hendriks",
-        (Category.NEW_WAYS_OF_WORKING, Category.CAREER, Category.ABSENCE_REINTEGRATION, Category.ADDICTION),
-        ("nl", "en"),
-        serves=(0,),
-    ),
+    # The first one is the demo social worker: their id is the social_worker token's subject, so that token
+    # sees the cases auto-scheduling books with her.
+    _Worker("Sanne de Vries", (Specialism.BURNOUT, Specialism.EMPLOYMENT_LAW, Specialism.MEDIATION), ("nl", "en")),
+    _Worker("Mohamed El Amrani", (Specialism.CONFIDENTIAL_ADVISOR, Specialism.MEDIATION), ("nl", "ar", "en")),
+    _Worker("Ingrid Bakker", (Specialism.DEBT_COUNSELLING, Specialism.GRIEF), ("nl", "de"), serves=(1,)),
+    _Worker("Joris Hendriks", (Specialism.ADDICTION, Specialism.CAREER_COACHING), ("nl", "en"), serves=(0,)),
 )
 
 
@@ -261,12 +245,13 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
             tenants.append(_tenant(body, url))
 
         workers: list[DemoWorker] = []
-        for worker in _WORKERS:
+        for number, worker in enumerate(_WORKERS):
             body = _post(
                 http,
                 f"{scheduling}/workers",
                 admin_token,
                 {
+                    **({"id": default_subject(Role.SOCIAL_WORKER)} if number == 0 else {}),
                     "name": worker.name,
                     "specialisms": [s.value for s in worker.specialisms],
                     "languages": list(worker.languages),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
+from bmw.contracts.taxonomy import Category, Channel, Role, Specialism, Urgency
 from bmw.intake.domain.cases import Case
 from bmw.intake.domain.sla import sla_deadline
 
@@ -42,12 +42,12 @@ CHANNELS_BY_ROLE: dict[Role, frozenset[Channel]] = {
 
 #: The specialism a worker needs for a category, where one is needed.
 SPECIALISM_BY_CATEGORY: dict[Category, str] = {
-    Category.BURNOUT_RISK: "burnout",
-    Category.DISMISSAL: "employment_law",
-    Category.UNDESIRABLE_BEHAVIOUR: "confidential_advisor",
-    Category.ADDICTION: "addiction",
-    Category.FINANCES: "debt_counselling",
-    Category.GRIEF: "grief",
+    Category.BURNOUT_RISK: Specialism.BURNOUT.value,
+    Category.DISMISSAL: Specialism.EMPLOYMENT_LAW.value,
+    Category.UNDESIRABLE_BEHAVIOUR: Specialism.CONFIDENTIAL_ADVISOR.value,
+    Category.ADDICTION: Specialism.ADDICTION.value,
+    Category.FINANCES: Specialism.DEBT_COUNSELLING.value,
+    Category.GRIEF: Specialism.GRIEF.value,
 }
 
 

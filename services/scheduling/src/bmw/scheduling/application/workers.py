@@ -1,4 +1,4 @@
-"""Social workers (staff records kept by provider admins) and intakes waiting to be booked."""
+"""Social workers: staff records kept by provider admins, with their weekly working hours."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 
-from bmw.contracts.envelope import CloudEvent
-from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.taxonomy import Role
-from bmw.scheduling.adapters.tables import PENDING_INTAKES, WORKERS
+from bmw.scheduling.adapters.tables import STANDARD_HOURS, WORKERS
+from bmw.scheduling.domain.availability import WorkingHours
 from bmw.servicekit.auth import Principal
-from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
+from bmw.servicekit.errors import Conflict, FieldError, InvalidInput
+from bmw.servicekit.uow import UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,13 @@ class Worker:
     specialisms: list[str]
     languages: list[str]
     tenant_ids: list[uuid.UUID]
+    weekly_hours: dict[str, list[list[str]]]
 
 
 async def add_worker(
     *,
+    worker_id: uuid.UUID | None = None,
+    weekly_hours: dict[str, list[list[str]]] | None = None,
     name: str,
     specialisms: list[str],
     languages: list[str],
@@ -35,8 +38,18 @@ async def add_worker(
     uow: UnitOfWorkFactory,
 ) -> Worker:
     principal.require_role(Role.PROVIDER_ADMIN)
+    hours = weekly_hours if weekly_hours is not None else STANDARD_HOURS
+    try:
+        WorkingHours.parse(hours)
+    except ValueError as error:
+        raise InvalidInput(str(error), fields=[FieldError(path="body.weekly_hours", message=str(error))]) from error
     worker = Worker(
-        uuid.uuid4(), name, sorted(set(specialisms)), sorted(set(languages)), list(dict.fromkeys(tenant_ids))
+        worker_id or uuid.uuid4(),
+        name,
+        sorted(set(specialisms)),
+        sorted(set(languages)),
+        list(dict.fromkeys(tenant_ids)),
+        hours,
     )
     async with uow() as work:
         await work.session.execute(
@@ -46,9 +59,15 @@ async def add_worker(
                 specialisms=worker.specialisms,
                 languages=worker.languages,
                 tenant_ids=worker.tenant_ids,
+                weekly_hours=worker.weekly_hours,
             )
         )
-        await work.commit()
+        try:
+            await work.commit()
+        except IntegrityError as error:
+            raise Conflict(
+                "a worker with this id exists", fields=[FieldError(path="body.id", message="already registered")]
+            ) from error
     return worker
 
 
@@ -56,23 +75,7 @@ async def list_workers(*, principal: Principal, uow: UnitOfWorkFactory) -> list[
     principal.require_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER, Role.ACCOUNT_MANAGER)
     async with uow() as work:
         rows = (await work.session.execute(select(WORKERS).order_by(WORKERS.c.name))).all()
-    return [Worker(r.id, r.name, list(r.specialisms), list(r.languages), list(r.tenant_ids)) for r in rows]
-
-
-async def record_case_opened(uow: UnitOfWork, event: CloudEvent, data: CaseOpened) -> None:
-    """Remember a case that needs its intake booked (auto-scheduling comes in issue 4)."""
-    await uow.session.execute(
-        pg_insert(PENDING_INTAKES)
-        .values(
-            case_id=data.case_id,
-            tenant_id=event.tenantid,
-            org_unit_id=data.org_unit_id,
-            client_ref=data.client_ref,
-            category=data.category.value,
-            urgency=data.urgency.value,
-            sla_deadline=data.sla_deadline,
-            needed_specialism=data.needed_specialism,
-            language=data.language,
-        )
-        .on_conflict_do_nothing(index_elements=[PENDING_INTAKES.c.case_id])
-    )
+    return [
+        Worker(r.id, r.name, list(r.specialisms), list(r.languages), list(r.tenant_ids), dict(r.weekly_hours))
+        for r in rows
+    ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bmw.contracts.events.intake import CaseOpened
-from bmw.scheduling.application.workers import record_case_opened
+from bmw.contracts.events.intake import CaseOpened, ClientErased
+from bmw.scheduling.application.appointments import auto_schedule, forget_client
 from bmw.servicekit.messaging import ConsumerGroup
 from bmw.servicekit.tenants import register_tenant_directory
 
@@ -11,5 +11,6 @@ from bmw.servicekit.tenants import register_tenant_directory
 def consumer_groups() -> list[ConsumerGroup]:
     group = ConsumerGroup(name="scheduling", topics=("bmw.intake.events", "bmw.billing.events"))
     register_tenant_directory(group)
-    group.on(CaseOpened)(record_case_opened)
+    group.on(CaseOpened)(auto_schedule)
+    group.on(ClientErased)(forget_client)
     return [group]

@@ -22,6 +22,14 @@ class WorkerCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: uuid.UUID | None = Field(
+        default=None, description="The worker's login subject (so their token matches); generated when absent."
+    )
+    weekly_hours: dict[str, list[list[str]]] | None = Field(
+        default=None,
+        description='Local working hours per weekday, e.g. {"monday": [["09:00", "12:30"], ["13:00", "17:00"]]}; '
+        "Monday to Friday 09:00-12:30 and 13:00-17:00 when absent. Dutch public holidays are never worked.",
+    )
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
         description="Working name shown to colleagues and in agendas."
     )
@@ -38,6 +46,7 @@ class WorkerRead(BaseModel):
     specialisms: list[str] = Field(description="Specialisms.")
     languages: list[str] = Field(description="Languages.")
     tenant_ids: list[uuid.UUID] = Field(description="Client organisations served.")
+    weekly_hours: dict[str, list[list[str]]] = Field(description="Local working hours per weekday.")
 
     @classmethod
     def of(cls, worker: Worker) -> WorkerRead:
@@ -47,6 +56,7 @@ class WorkerRead(BaseModel):
             specialisms=worker.specialisms,
             languages=worker.languages,
             tenant_ids=worker.tenant_ids,
+            weekly_hours=worker.weekly_hours,
         )
 
 
@@ -54,11 +64,13 @@ class WorkerRead(BaseModel):
     "/workers",
     status_code=status.HTTP_201_CREATED,
     response_model=WorkerRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 422)},
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 409, 422)},
 )
 async def create_worker(body: WorkerCreate, principal: CurrentPrincipal, uow: UowFactoryDep) -> WorkerRead:
     """Add a social worker (provider admins)."""
     worker = await add_worker(
+        worker_id=body.id,
+        weekly_hours=body.weekly_hours,
         name=body.name,
         specialisms=body.specialisms,
         languages=body.languages,

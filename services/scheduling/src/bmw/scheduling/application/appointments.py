@@ -1,0 +1,213 @@
+"""Appointments: booking under the database's no-double-booking constraint, and auto-scheduling of
+intakes within the SLA when intake opens a case."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, any_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bmw.contracts.envelope import CloudEvent
+from bmw.contracts.events.intake import CaseOpened, ClientErased
+from bmw.contracts.events.scheduling import AppointmentBooked, IntakeUnschedulable
+from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, UnschedulableReason
+from bmw.scheduling.adapters.tables import ABSENCES, APPOINTMENTS, PENDING_INTAKES, WORKERS
+from bmw.scheduling.domain.availability import WorkingHours, earliest_slot
+from bmw.servicekit.uow import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+#: The exclusion constraint that forbids two overlapping appointments of one worker.
+NO_DOUBLE_BOOKING = "no_double_booking"
+BUFFER = timedelta(minutes=15)
+MINIMUM_NOTICE = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    worker_id: uuid.UUID
+    kind: AppointmentKind
+    case_id: uuid.UUID | None
+    start: datetime
+    end: datetime
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    def booked_event(self) -> AppointmentBooked:
+        return AppointmentBooked(
+            appointment_id=self.id,
+            kind=self.kind,
+            case_id=self.case_id,
+            worker_id=self.worker_id,
+            start=self.start,
+            duration_minutes=self.duration_minutes,
+        )
+
+
+def is_double_booking(error: IntegrityError) -> bool:
+    return NO_DOUBLE_BOOKING in str(error.orig)
+
+
+async def insert_appointment(
+    session: AsyncSession, appointment: Appointment, *, client_ref: str | None, booked_by: str
+) -> bool:
+    """Insert inside a savepoint; False when the worker is already booked then (the constraint said no)."""
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                insert(APPOINTMENTS).values(
+                    id=appointment.id,
+                    tenant_id=appointment.tenant_id,
+                    worker_id=appointment.worker_id,
+                    kind=appointment.kind.value,
+                    case_id=appointment.case_id,
+                    client_ref=client_ref,
+                    starts_at=appointment.start,
+                    ends_at=appointment.end,
+                    status="booked",
+                    booked_by=booked_by,
+                )
+            )
+    except IntegrityError as error:
+        if is_double_booking(error):
+            return False
+        raise
+    return True
+
+
+async def busy_intervals(
+    session: AsyncSession, worker_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[list[tuple[datetime, datetime]], list[tuple[datetime, datetime]]]:
+    """The worker's active appointments and absences that touch [start, end)."""
+    appointments = await session.execute(
+        select(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.ends_at).where(
+            APPOINTMENTS.c.worker_id == worker_id,
+            APPOINTMENTS.c.status != "cancelled",
+            APPOINTMENTS.c.ends_at > start - BUFFER,
+            APPOINTMENTS.c.starts_at < end + BUFFER,
+        )
+    )
+    absences = await session.execute(
+        select(ABSENCES.c.starts_at, ABSENCES.c.ends_at).where(
+            ABSENCES.c.worker_id == worker_id, ABSENCES.c.ends_at > start, ABSENCES.c.starts_at < end
+        )
+    )
+    return [(r[0], r[1]) for r in appointments], [(r[0], r[1]) for r in absences]
+
+
+async def caseloads(session: AsyncSession, worker_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
+    """Upcoming booked appointments per worker: the load auto-scheduling balances."""
+    rows = await session.execute(
+        select(APPOINTMENTS.c.worker_id, func.count())
+        .where(
+            APPOINTMENTS.c.worker_id.in_(worker_ids),
+            APPOINTMENTS.c.status == "booked",
+            APPOINTMENTS.c.starts_at >= now,
+        )
+        .group_by(APPOINTMENTS.c.worker_id)
+    )
+    counts = dict.fromkeys(worker_ids, 0)
+    counts.update({row[0]: int(row[1]) for row in rows})
+    return counts
+
+
+def _suitable(
+    workers: list[Row[Any]], specialism: str | None, language: str
+) -> tuple[list[Row[Any]], UnschedulableReason | None]:
+    if not workers:
+        return [], UnschedulableReason.NO_WORKER_SERVES_TENANT
+    with_specialism = [w for w in workers if specialism is None or specialism in w.specialisms]
+    if not with_specialism:
+        return [], UnschedulableReason.NO_SPECIALISM
+    speaking = [w for w in with_specialism if language in w.languages]
+    if not speaking:
+        return [], UnschedulableReason.NO_LANGUAGE
+    return speaking, None
+
+
+async def auto_schedule(uow: UnitOfWork, event: CloudEvent, data: CaseOpened, *, now: datetime | None = None) -> None:
+    """Book the intake: a worker who serves the organisation, has the specialism and language, with the
+    lowest caseload that has a free slot before the SLA deadline, at their earliest slot; else say why not."""
+    session = uow.session
+    moment = now or datetime.now(UTC)
+    await session.execute(
+        pg_insert(PENDING_INTAKES)
+        .values(
+            case_id=data.case_id,
+            tenant_id=event.tenantid,
+            org_unit_id=data.org_unit_id,
+            client_ref=data.client_ref,
+            category=data.category.value,
+            urgency=data.urgency.value,
+            sla_deadline=data.sla_deadline,
+            needed_specialism=data.needed_specialism,
+            language=data.language,
+        )
+        .on_conflict_do_nothing(index_elements=[PENDING_INTAKES.c.case_id])
+    )
+    serving = list((await session.execute(select(WORKERS).where(any_(WORKERS.c.tenant_ids) == event.tenantid))).all())
+    candidates, reason = _suitable(serving, data.needed_specialism, data.language)
+    duration = timedelta(minutes=DEFAULT_DURATION_MINUTES[AppointmentKind.INTAKE])
+    if reason is None:
+        loads = await caseloads(session, [w.id for w in candidates], moment)
+        candidates.sort(key=lambda w: (loads[w.id], str(w.id)))
+        for worker in candidates:
+            hours = WorkingHours.parse(worker.weekly_hours)
+            for _attempt in range(5):  # a concurrent booking may take the slot: look again
+                busy, absences = await busy_intervals(session, worker.id, moment, data.sla_deadline)
+                start = earliest_slot(
+                    hours=hours,
+                    busy=busy,
+                    absences=absences,
+                    window_start=moment,
+                    window_end=data.sla_deadline,
+                    duration=duration,
+                    buffer=BUFFER,
+                    minimum_notice=MINIMUM_NOTICE,
+                    now=moment,
+                )
+                if start is None:
+                    break
+                appointment = Appointment(
+                    id=uuid.uuid4(),
+                    tenant_id=event.tenantid,
+                    worker_id=worker.id,
+                    kind=AppointmentKind.INTAKE,
+                    case_id=data.case_id,
+                    start=start,
+                    end=start + duration,
+                )
+                if await insert_appointment(session, appointment, client_ref=data.client_ref, booked_by="auto"):
+                    await _settle(session, data.case_id, "booked")
+                    await uow.emit(appointment.booked_event(), tenant_id=event.tenantid, subject=str(appointment.id))
+                    return
+        reason = UnschedulableReason.NO_CAPACITY_BEFORE_DEADLINE
+    await _settle(session, data.case_id, reason.value)
+    await uow.emit(
+        IntakeUnschedulable(case_id=data.case_id, reason=reason), tenant_id=event.tenantid, subject=str(data.case_id)
+    )
+
+
+async def _settle(session: AsyncSession, case_id: uuid.UUID, outcome: str) -> None:
+    await session.execute(update(PENDING_INTAKES).where(PENDING_INTAKES.c.case_id == case_id).values(outcome=outcome))
+
+
+async def forget_client(uow: UnitOfWork, event: CloudEvent, data: ClientErased) -> None:
+    """Erasure: drop the pseudonym; the time slots stay for billing and capacity history."""
+    await uow.session.execute(
+        update(APPOINTMENTS).where(APPOINTMENTS.c.client_ref == data.client_ref).values(client_ref=None)
+    )
+    await uow.session.execute(
+        update(PENDING_INTAKES).where(PENDING_INTAKES.c.client_ref == data.client_ref).values(client_ref="erased")
+    )
