@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bmw.contracts.envelope import CloudEvent
-from bmw.contracts.events.intake import CaseOpened
+from bmw.contracts.events.intake import CaseOpened, ClientErased
 from bmw.contracts.taxonomy import AppointmentKind, Category, Urgency
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
 from bmw.scheduling.adapters.tables import APPOINTMENTS
@@ -170,3 +170,19 @@ async def test_twenty_concurrent_bookings_of_one_slot_leave_exactly_one(
     assert count == 1
     # Right after the latest possible winner (09:30-10:15) is fine: the constraint is on overlap only.
     assert await book(75) is True
+
+
+async def test_erasure_drops_the_pseudonym_and_keeps_the_time_slot(scheduling: ServiceUnderTest, dev_keys: Any) -> None:
+    tenant = uuid.uuid4()
+    await add_worker(scheduling, dev_keys, tenant)
+    case = opened(tenant)
+    await scheduling.publish([case])
+    await scheduling_events(scheduling, tenant, 1)
+    await scheduling.publish([CloudEvent.create(ClientErased(client_ref="c_test"), tenant_id=tenant)])
+
+    async def forgotten() -> bool:
+        async with scheduling.sessions() as session:
+            rows = (await session.execute(select(APPOINTMENTS).where(APPOINTMENTS.c.tenant_id == tenant))).all()
+        return len(rows) == 1 and rows[0].client_ref is None
+
+    await eventually(forgotten, what="the appointment to lose its client_ref")
