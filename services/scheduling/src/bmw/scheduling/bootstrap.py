@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bmw.scheduling.entrypoints.consumers import consumer_groups
-from bmw.scheduling.entrypoints.http import router
+from bmw.scheduling.entrypoints.http import agenda, router
 from bmw.scheduling.settings import SchedulingSettings, get_settings
 from bmw.servicekit.app import ServiceSpec, create_service_app
 
@@ -18,7 +18,7 @@ def service_spec(settings: SchedulingSettings) -> ServiceSpec:
         description="The time of people: social workers' availability, appointments, workshops and "
         "secondments; books intakes within the SLA.",
         settings=settings,
-        routers=[router],
+        routers=[router, agenda],
         consumer_groups=consumer_groups(),
     )
 
