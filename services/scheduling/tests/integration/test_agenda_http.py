@@ -177,3 +177,50 @@ async def test_completion_and_no_show_only_after_the_start_and_only_by_its_worke
     assert early.status_code == 409, "it has not taken place yet"
     contact = bearer(dev_keys.mint("client_contact", tenant_id=tenant))
     assert (await agenda.client.post(f"/appointments/{appointment}/no-show", headers=contact)).status_code == 403
+
+
+async def test_rescheduling_moves_to_a_free_slot_and_says_where_it_came_from(
+    agenda: ServiceUnderTest, dev_keys: Any
+) -> None:
+    tenant = uuid.uuid4()
+    worker_id, worker = await new_worker(agenda, dev_keys, tenant)
+    start = next_monday_nine()
+    body = {"worker_id": worker_id, "tenant_id": str(tenant), "kind": "consult"}
+    first = await agenda.client.post("/appointments", json={**body, "start": start.isoformat()}, headers=worker)
+    other = start + timedelta(hours=4)  # 13:00, after the lunch break
+    second = await agenda.client.post("/appointments", json={**body, "start": other.isoformat()}, headers=worker)
+    assert first.status_code == second.status_code == 201
+    appointment = first.json()["id"]
+    # Into the other appointment (or its buffer): refused, nothing moves.
+    clash = await agenda.client.post(
+        f"/appointments/{appointment}/reschedule",
+        json={"start": (other + timedelta(minutes=30)).isoformat()},
+        headers=worker,
+    )
+    assert clash.status_code == 409
+    # A few minutes later than itself: its own old time does not block it.
+    nudged = start + timedelta(minutes=15)
+    moved = await agenda.client.post(
+        f"/appointments/{appointment}/reschedule", json={"start": nudged.isoformat()}, headers=worker
+    )
+    assert moved.status_code == 200, moved.text
+    assert datetime.fromisoformat(moved.json()["start"]) == nudged
+    colleague = bearer(dev_keys.mint("social_worker", sub=str(uuid.uuid4())))
+    later = start + timedelta(hours=5)
+    refused = await agenda.client.post(
+        f"/appointments/{appointment}/reschedule", json={"start": later.isoformat()}, headers=colleague
+    )
+    assert refused.status_code == 403
+
+    async def announced() -> bool:
+        records = await read_topic(
+            agenda.bootstrap,
+            "bmw.scheduling.events",
+            match=lambda h: (
+                h.get("ce_subject") == appointment and h.get("ce_type") == "scheduling.appointment.rescheduled.v1"
+            ),
+            idle_ms=300,
+        )
+        return len(records) == 1 and datetime.fromisoformat(json.loads(records[0][1])["previous_start"]) == start
+
+    await eventually(announced, what="one rescheduled event naming the previous start")

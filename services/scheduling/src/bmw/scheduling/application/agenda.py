@@ -6,8 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from bmw.contracts.events.scheduling import AppointmentCancelled, AppointmentCompleted, AppointmentNoShow
+from bmw.contracts.events.scheduling import (
+    AppointmentCancelled,
+    AppointmentCompleted,
+    AppointmentNoShow,
+    AppointmentRescheduled,
+)
 from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Role
 from bmw.scheduling.adapters.tables import APPOINTMENTS, WORKERS
 from bmw.scheduling.application.appointments import (
@@ -16,6 +22,7 @@ from bmw.scheduling.application.appointments import (
     Appointment,
     busy_intervals,
     insert_appointment,
+    is_double_booking,
 )
 from bmw.scheduling.domain.availability import WorkingHours, free_slots
 from bmw.servicekit.auth import Principal
@@ -176,3 +183,67 @@ async def change_status(
         await work.emit(event, tenant_id=appointment.tenant_id, subject=str(appointment.id))  # type: ignore[arg-type]
         await work.commit()
     return appointment, status, late
+
+
+async def reschedule(
+    appointment_id: uuid.UUID, *, start: datetime, principal: Principal, uow: UnitOfWorkFactory
+) -> Appointment:
+    """Move a booked appointment to another free slot of the same worker (the worker, or an admin)."""
+    async with uow() as work:
+        row = (
+            await work.session.execute(
+                select(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment_id).with_for_update()
+            )
+        ).first()
+        if row is None or not principal.may_act_for(row.tenant_id):
+            raise NotFound("appointment not found")
+        if not (principal.has_role(Role.PROVIDER_ADMIN) or principal.subject == str(row.worker_id)):
+            raise Forbidden("only the social worker of the appointment (or an admin) moves it")
+        if row.status != "booked":
+            raise Conflict(f"the appointment is already {row.status}", current_state=row.status)
+        duration = row.ends_at - row.starts_at
+        hours = await work.session.scalar(select(WORKERS.c.weekly_hours).where(WORKERS.c.id == row.worker_id))
+        busy, absences = await busy_intervals(work.session, row.worker_id, start, start + duration)
+        own = (row.starts_at, row.ends_at)
+        fits = free_slots(
+            hours=WorkingHours.parse(hours or {}),
+            busy=[interval for interval in busy if interval != own],  # its own old time does not block it
+            absences=absences,
+            window_start=start,
+            window_end=start + duration,
+            duration=duration,
+            buffer=BUFFER,
+            minimum_notice=MINIMUM_NOTICE,
+            now=datetime.now(UTC),
+        )
+        if start not in fits:
+            raise Conflict("that time is not free", current_state="unavailable")
+        try:
+            async with work.session.begin_nested():
+                await work.session.execute(
+                    update(APPOINTMENTS)
+                    .where(APPOINTMENTS.c.id == appointment_id)
+                    .values(starts_at=start, ends_at=start + duration)
+                )
+        except IntegrityError as error:
+            if is_double_booking(error):
+                raise Conflict("that time was just booked by someone else", current_state="taken") from error
+            raise
+        moved = Appointment(
+            row.id, row.tenant_id, row.worker_id, AppointmentKind(row.kind), row.case_id, start, start + duration
+        )
+        await work.emit(
+            AppointmentRescheduled(
+                appointment_id=moved.id,
+                kind=moved.kind,
+                case_id=moved.case_id,
+                worker_id=moved.worker_id,
+                start=moved.start,
+                duration_minutes=moved.duration_minutes,
+                previous_start=row.starts_at,
+            ),
+            tenant_id=moved.tenant_id,
+            subject=str(moved.id),
+        )
+        await work.commit()
+    return moved

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from bmw.contracts.taxonomy import AppointmentKind
-from bmw.scheduling.application.agenda import book, change_status, duration_of, worker_slots
+from bmw.scheduling.application.agenda import book, change_status, duration_of, reschedule, worker_slots
 from bmw.scheduling.application.appointments import Appointment
 from bmw.scheduling.application.workers import Worker, add_worker, list_workers
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
@@ -190,6 +190,27 @@ async def create_appointment(
         uow=uow,
     )
     return AppointmentRead.of(appointment, "booked")
+
+
+class AppointmentMove(BaseModel):
+    """A new start for an appointment (same worker, same length)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime = Field(description="New start, with its UTC offset; must be a free slot.")
+
+
+@agenda.post(
+    "/appointments/{appointment_id}/reschedule",
+    response_model=AppointmentRead,
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 409, 422)},
+)
+async def reschedule_appointment(
+    appointment_id: uuid.UUID, body: AppointmentMove, principal: CurrentPrincipal, uow: UowFactoryDep
+) -> AppointmentRead:
+    """Move a booked appointment to another free slot of its worker (409 when not free)."""
+    moved = await reschedule(appointment_id, start=body.start, principal=principal, uow=uow)
+    return AppointmentRead.of(moved, "booked")
 
 
 def _status_route(action: str, summary: str) -> None:
