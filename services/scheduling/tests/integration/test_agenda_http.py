@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
-from bmw.scheduling.domain.availability import AMSTERDAM
+from bmw.scheduling.domain.availability import AMSTERDAM, is_public_holiday
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ async def first_free(
 def next_monday_nine() -> datetime:
     today = datetime.now(AMSTERDAM).date()
     monday = today + timedelta(days=7 - today.weekday())
-    if (monday.month == 12 and monday.day in (25, 26)) or (monday.month, monday.day) == (1, 1):
+    while is_public_holiday(monday):  # Easter Monday, Whit Monday, Christmas...
         monday += timedelta(days=7)
     return datetime.combine(monday, datetime.min.time(), tzinfo=AMSTERDAM).replace(hour=9)
 
