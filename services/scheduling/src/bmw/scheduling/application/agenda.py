@@ -16,15 +16,7 @@ from bmw.contracts.events.scheduling import (
 )
 from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Role
 from bmw.scheduling.adapters.tables import APPOINTMENTS, WORKERS
-from bmw.scheduling.application.appointments import (
-    BUFFER,
-    MINIMUM_NOTICE,
-    Appointment,
-    busy_intervals,
-    insert_appointment,
-    is_double_booking,
-)
-from bmw.scheduling.domain.availability import WorkingHours, free_slots
+from bmw.scheduling.application.appointments import Appointment, insert_appointment, is_double_booking, open_slots
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from bmw.servicekit.uow import UnitOfWorkFactory
@@ -66,18 +58,10 @@ async def worker_slots(
         hours_json = await work.session.scalar(select(WORKERS.c.weekly_hours).where(WORKERS.c.id == worker_id))
         if hours_json is None:
             raise NotFound("worker not found")
-        busy, absences = await busy_intervals(work.session, worker_id, start, end)
-    return free_slots(
-        hours=WorkingHours.parse(hours_json),
-        busy=busy,
-        absences=absences,
-        window_start=start,
-        window_end=end,
-        duration=duration,
-        buffer=BUFFER,
-        minimum_notice=MINIMUM_NOTICE,
-        now=datetime.now(UTC),
-    )
+        slots = await open_slots(
+            work.session, worker_id, hours_json, start=start, end=end, duration=duration, now=datetime.now(UTC)
+        )
+        return list(slots)
 
 
 async def book(
@@ -108,16 +92,13 @@ async def book(
                 "no such social worker for this client organisation",
                 fields=[FieldError(path="body.worker_id", message="unknown, or does not serve this organisation")],
             )
-        busy, absences = await busy_intervals(work.session, worker_id, start, start + duration)
-        fits = free_slots(
-            hours=WorkingHours.parse(worker.weekly_hours),
-            busy=busy,
-            absences=absences,
-            window_start=start,
-            window_end=start + duration,
+        fits = await open_slots(
+            work.session,
+            worker_id,
+            worker.weekly_hours,
+            start=start,
+            end=start + duration,
             duration=duration,
-            buffer=BUFFER,
-            minimum_notice=MINIMUM_NOTICE,
             now=datetime.now(UTC),
         )
         if start not in fits:
@@ -203,18 +184,15 @@ async def reschedule(
             raise Conflict(f"the appointment is already {row.status}", current_state=row.status)
         duration = row.ends_at - row.starts_at
         hours = await work.session.scalar(select(WORKERS.c.weekly_hours).where(WORKERS.c.id == row.worker_id))
-        busy, absences = await busy_intervals(work.session, row.worker_id, start, start + duration)
-        own = (row.starts_at, row.ends_at)
-        fits = free_slots(
-            hours=WorkingHours.parse(hours or {}),
-            busy=[interval for interval in busy if interval != own],  # its own old time does not block it
-            absences=absences,
-            window_start=start,
-            window_end=start + duration,
+        fits = await open_slots(
+            work.session,
+            row.worker_id,
+            hours or {},
+            start=start,
+            end=start + duration,
             duration=duration,
-            buffer=BUFFER,
-            minimum_notice=MINIMUM_NOTICE,
             now=datetime.now(UTC),
+            ignore=(row.starts_at, row.ends_at),  # its own old time does not block it
         )
         if start not in fits:
             raise Conflict("that time is not free", current_state="unavailable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from bmw.contracts.events.intake import CaseOpened, ClientErased
 from bmw.contracts.events.scheduling import AppointmentBooked, IntakeUnschedulable
 from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, UnschedulableReason
 from bmw.scheduling.adapters.tables import ABSENCES, APPOINTMENTS, PENDING_INTAKES, WORKERS
-from bmw.scheduling.domain.availability import WorkingHours, earliest_slot
+from bmw.scheduling.domain.availability import WorkingHours, iter_free_slots
 from bmw.servicekit.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,33 @@ async def busy_intervals(
     return [(r[0], r[1]) for r in appointments], [(r[0], r[1]) for r in absences]
 
 
+async def open_slots(
+    session: AsyncSession,
+    worker_id: uuid.UUID,
+    weekly_hours: dict[str, list[list[str]]],
+    *,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    now: datetime,
+    ignore: tuple[datetime, datetime] | None = None,
+) -> Iterator[datetime]:
+    """The worker's free slots of ``duration`` in [start, end), earliest first, with the service's buffer
+    and minimum notice; ``ignore`` leaves one busy interval out (an appointment being moved)."""
+    busy, absences = await busy_intervals(session, worker_id, start, end)
+    return iter_free_slots(
+        hours=WorkingHours.parse(weekly_hours),
+        busy=[interval for interval in busy if interval != ignore],
+        absences=absences,
+        window_start=start,
+        window_end=end,
+        duration=duration,
+        buffer=BUFFER,
+        minimum_notice=MINIMUM_NOTICE,
+        now=now,
+    )
+
+
 async def caseloads(session: AsyncSession, worker_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
     """Upcoming booked appointments per worker: the load auto-scheduling balances."""
     rows = await session.execute(
@@ -163,20 +191,17 @@ async def auto_schedule(uow: UnitOfWork, event: CloudEvent, data: CaseOpened, *,
         loads = await caseloads(session, [w.id for w in candidates], moment)
         candidates.sort(key=lambda w: (loads[w.id], str(w.id)))
         for worker in candidates:
-            hours = WorkingHours.parse(worker.weekly_hours)
             for _attempt in range(5):  # a concurrent booking may take the slot: look again
-                busy, absences = await busy_intervals(session, worker.id, moment, data.sla_deadline)
-                start = earliest_slot(
-                    hours=hours,
-                    busy=busy,
-                    absences=absences,
-                    window_start=moment,
-                    window_end=data.sla_deadline,
+                slots = await open_slots(
+                    session,
+                    worker.id,
+                    worker.weekly_hours,
+                    start=moment,
+                    end=data.sla_deadline,
                     duration=duration,
-                    buffer=BUFFER,
-                    minimum_notice=MINIMUM_NOTICE,
                     now=moment,
                 )
+                start = next(slots, None)
                 if start is None:
                     break
                 appointment = Appointment(
