@@ -7,8 +7,6 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from fastapi import FastAPI
-
 from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
 
@@ -69,6 +67,3 @@ def service_main(
 
 def run(main: Callable[[], int]) -> None:
     sys.exit(main())
-
-
-AppFactory = Callable[[], FastAPI]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from importlib.resources import files
-from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -50,10 +49,3 @@ def run_env(target_metadata: MetaData | list[MetaData]) -> None:
         await engine.dispose()
 
     asyncio.run(run_async())
-
-
-def include_all(*metadatas: MetaData) -> list[MetaData]:
-    return list(metadatas)
-
-
-__all__: list[Any] = ["alembic_config", "include_all", "run_env", "upgrade"]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from bmw.contracts.events.intake import CaseOpened, ConsentChanged, ReferralExpired, ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
 from bmw.intake.adapters.repository import IntakeRepository
-from bmw.intake.adapters.tables import IDEMPOTENCY_KEYS, PERSONS
+from bmw.intake.adapters.tables import DOSSIER_ENTRIES, IDEMPOTENCY_KEYS, PERSONS
 from bmw.intake.application.common import Intake, audit, audit_case
 from bmw.intake.domain.cases import Case, CaseStatus
 from bmw.intake.domain.consent import (
@@ -26,7 +26,7 @@ from bmw.intake.domain.consent import (
     Recipient,
     check_applicable,
 )
-from bmw.intake.domain.referrals import ChannelNotAllowed, Referral, ReferralClosed, ReferralStatus
+from bmw.intake.domain.referrals import CONSENT_WINDOW, ChannelNotAllowed, Referral, ReferralClosed
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from bmw.servicekit.tenants import org_unit_exists
@@ -436,8 +436,6 @@ async def list_referrals(
 async def expire_referrals(*, intake: Intake, now: datetime | None = None) -> int:
     """Expire referrals that waited 14 days for consent; each publishes intake.referral.expired.v1."""
     moment = now or intake.clock()
-    from bmw.intake.domain.referrals import CONSENT_WINDOW
-
     async with intake.uow() as work:
         candidates = await IntakeRepository(work.session).awaiting_consent_before(moment - CONSENT_WINDOW)
     expired = 0
@@ -459,14 +457,9 @@ async def expire_referrals(*, intake: Intake, now: datetime | None = None) -> in
     return expired
 
 
-__all__ = ["ReferralStatus"]
-
-
 async def disclose_closing_report(referral_id: uuid.UUID, *, principal: Principal, intake: Intake) -> list[str]:
     """The closing report for the referrer (e.g. the company doctor), only while the employee's consent
     for exactly that recipient and item is in force; the disclosure is logged."""
-    from bmw.intake.adapters.tables import DOSSIER_ENTRIES
-
     async with intake.uow() as work:
         repository = IntakeRepository(work.session)
         found = await repository.referral(referral_id)
