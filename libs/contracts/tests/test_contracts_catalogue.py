@@ -69,6 +69,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "scheduling.intake.unschedulable.v1": {"case_id": U, "reason": "no_capacity_before_deadline"},
     "scheduling.workshop.scheduled.v1": WORKSHOP,
     "scheduling.workshop.completed.v1": WORKSHOP,
+    "scheduling.workshop.cancelled.v1": {**WORKSHOP, "late": True, "cancelled_by": "client_organisation"},
     "scheduling.secondment.hours_logged.v1": {"worker_id": U, "hours": "7.5", "date": date(2026, 3, 2)},
     "billing.client.registered.v1": CLIENT,
     "billing.client.updated.v1": CLIENT,

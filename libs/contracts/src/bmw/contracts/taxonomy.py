@@ -113,6 +113,15 @@ DEFAULT_DURATION_MINUTES: dict[AppointmentKind, int] = {
 }
 
 
+class Location(StrEnum):
+    """Where an appointment takes place."""
+
+    CLIENT_SITE = "client_site"
+    PROVIDER_OFFICE = "provider_office"
+    VIDEO = "video"
+    PHONE = "phone"
+
+
 class CancelledBy(StrEnum):
     """Who cancelled an appointment (a role, never a person)."""
 

@@ -67,7 +67,16 @@ class ContractProduct(WireModel):
         default=None, gt=0, description="Prepaid units of an hour bundle (strippenkaart); none for other kinds."
     )
     overage_unit_price_cents: int | None = Field(
-        default=None, ge=0, description="Price per unit beyond the included quantity, in euro cents."
+        default=None,
+        ge=0,
+        description="Price per unit beyond the included quantity, in euro cents; none means no overage: "
+        "scheduling refuses bookings beyond the bundle.",
+    )
+    sessions_per_employee_per_year: int | None = Field(
+        default=None,
+        gt=0,
+        description="Entitlement of a subscription: consults one employee may have per calendar year; none for "
+        "no limit.",
     )
 
 

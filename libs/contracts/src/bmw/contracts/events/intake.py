@@ -36,6 +36,12 @@ class CaseOpened(EventData):
     sla_deadline: AwareDatetime = Field(description="Latest moment of first contact under the SLA.")
     needed_specialism: str | None = Field(default=None, description="Specialism the worker needs, if any.")
     language: str = Field(default="nl", description="Language of the conversations (ISO 639-1).")
+    employee_login: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{64}$",
+        description="login_digest() of the employee's portal login, when the employee has one, so that the "
+        "employee can see and cancel their own appointments; an opaque digest, forgotten with the client.",
+    )
 
 
 @event("intake.case.assigned.v1")

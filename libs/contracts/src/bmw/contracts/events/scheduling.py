@@ -83,6 +83,16 @@ class WorkshopScheduled(_WorkshopData):
     """A workshop session was scheduled; participants_count is the number registered so far."""
 
 
+@event("scheduling.workshop.cancelled.v1")
+class WorkshopCancelled(_WorkshopData):
+    """A workshop session was cancelled; participants_count is the number registered at the time."""
+
+    late: bool = Field(description="True when cancelled less than 24 hours before the start.")
+    cancelled_by: CancelledBy = Field(
+        description="Which party cancelled; a cancellation by the provider is never billed."
+    )
+
+
 @event("scheduling.workshop.completed.v1")
 class WorkshopCompleted(_WorkshopData):
     """A workshop session took place; participants_count is the number who attended."""

@@ -17,9 +17,10 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import UUID
 
 from bmw.servicekit.db import new_metadata
+from bmw.servicekit.idempotency import idempotency_table
 
 METADATA = new_metadata()
 
@@ -143,16 +144,7 @@ ACCESS_LOG = Table(
     Column("request_id", Text, nullable=True),
 )
 
-IDEMPOTENCY_KEYS = Table(
-    "idempotency_keys",
-    METADATA,
-    Column("subject", Text, primary_key=True),
-    Column("key", Text, primary_key=True),
-    Column("request_hash", Text, nullable=False),
-    Column("status_code", Integer, nullable=False),
-    Column("response", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+IDEMPOTENCY_KEYS = idempotency_table(METADATA)
 
 __all__ = [
     "ACCESS_LOG",

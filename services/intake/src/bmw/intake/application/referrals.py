@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -11,9 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from bmw.contracts.events.intake import CaseOpened, ConsentChanged, ReferralExpired, ReferralReceived
+from bmw.contracts.pseudonyms import login_digest
 from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
 from bmw.intake.adapters.repository import IntakeRepository
 from bmw.intake.adapters.tables import DOSSIER_ENTRIES, IDEMPOTENCY_KEYS, PERSONS
@@ -29,6 +27,7 @@ from bmw.intake.domain.consent import (
 from bmw.intake.domain.referrals import CONSENT_WINDOW, ChannelNotAllowed, Referral, ReferralClosed
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from bmw.servicekit.idempotency import Idempotency, claim, remember
 from bmw.servicekit.tenants import org_unit_exists
 from bmw.servicekit.uow import UnitOfWork
 
@@ -71,52 +70,6 @@ class SubmitReferral:
     language: str
 
 
-@dataclass(frozen=True)
-class Idempotency:
-    """An ``Idempotency-Key`` of one caller and the hash of the request it came with."""
-
-    subject: str
-    key: str
-    request_hash: str
-
-    @staticmethod
-    def of(subject: str, key: str, body: dict[str, Any]) -> Idempotency:
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-        return Idempotency(subject=subject, key=key, request_hash=digest)
-
-
-async def _claim_idempotency(work: UnitOfWork, idempotency: Idempotency) -> dict[str, Any] | None:
-    """None when this request is the first with its key; else the stored response (same body only)."""
-    inserted = await work.session.execute(
-        insert(IDEMPOTENCY_KEYS)
-        .values(
-            subject=idempotency.subject,
-            key=idempotency.key,
-            request_hash=idempotency.request_hash,
-            status_code=0,
-            response={},
-        )
-        .on_conflict_do_nothing()
-        .returning(IDEMPOTENCY_KEYS.c.key)
-    )
-    if inserted.first() is not None:
-        return None
-    row = (
-        await work.session.execute(
-            select(IDEMPOTENCY_KEYS).where(
-                IDEMPOTENCY_KEYS.c.subject == idempotency.subject, IDEMPOTENCY_KEYS.c.key == idempotency.key
-            )
-        )
-    ).one()
-    if row.request_hash != idempotency.request_hash:
-        raise InvalidInput(
-            "this Idempotency-Key was used with a different request",
-            fields=[FieldError(path="header.Idempotency-Key", message="reused with a different body")],
-        )
-    response: dict[str, Any] = row.response
-    return response
-
-
 async def _open_case(
     work: UnitOfWork,
     repository: IntakeRepository,
@@ -125,6 +78,7 @@ async def _open_case(
     person_id: uuid.UUID,
     actor: str,
     at: datetime,
+    employee_subject: str | None,
 ) -> Case:
     case = referral.open_case(client_ref, at)
     await repository.add_case(case, person_id=person_id, actor=actor)
@@ -139,6 +93,7 @@ async def _open_case(
             sla_deadline=case.sla_deadline,
             needed_specialism=case.needed_specialism,
             language=case.language,
+            employee_login=login_digest(employee_subject) if employee_subject else None,
         ),
         tenant_id=referral.tenant_id,
         subject=str(case.id),
@@ -160,7 +115,7 @@ async def submit_referral(
         raise Forbidden("this integration lacks the scope referrals:write")
     async with intake.uow(tenant_id=command.tenant_id) as work:
         if idempotency is not None:
-            stored = await _claim_idempotency(work, idempotency)
+            stored = await claim(work.session, IDEMPOTENCY_KEYS, idempotency)
             if stored is not None:
                 return stored
         if not await org_unit_exists(work.session, command.tenant_id, command.org_unit_id):
@@ -228,15 +183,20 @@ async def submit_referral(
                 "portal" if own else "attested_by_referrer",
                 now,
             )
-            await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now)
+            await _open_case(
+                work,
+                repository,
+                referral,
+                client_ref,
+                person_id,
+                principal.subject,
+                now,
+                principal.subject if own else None,
+            )
             await repository.save_referral(referral)  # after opening: the status is case_opened now
         response = render(referral)
         if idempotency is not None:
-            await work.session.execute(
-                IDEMPOTENCY_KEYS.update()
-                .where(IDEMPOTENCY_KEYS.c.subject == idempotency.subject, IDEMPOTENCY_KEYS.c.key == idempotency.key)
-                .values(status_code=201, response=response)
-            )
+            await remember(work.session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
     return response
 
@@ -332,7 +292,9 @@ async def record_consent(command: RecordConsent, *, principal: Principal, intake
             now,
         )
         if command.item is ConsentItem.REFERRAL and command.granted:
-            await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now)
+            # _may_record_consent let an employee through only for their own person: their login is the client's.
+            employee = principal.subject if principal.has_role(Role.EMPLOYEE) else None
+            await _open_case(work, repository, referral, client_ref, person_id, principal.subject, now, employee)
             await repository.save_referral(referral)  # after opening: the status is case_opened now
         await audit(
             repository,

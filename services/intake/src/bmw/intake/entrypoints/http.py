@@ -21,6 +21,7 @@ from bmw.intake.domain.referrals import Referral, ReferralStatus
 from bmw.intake.entrypoints.deps import IntakeDep
 from bmw.servicekit.deps import CurrentPrincipal
 from bmw.servicekit.errors import ERROR_RESPONSES, FieldError, InvalidInput
+from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 
 referrals = APIRouter(tags=["referrals"])
 cases = APIRouter(tags=["cases"])
@@ -29,15 +30,6 @@ persons = APIRouter(tags=["rights of the person"])
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=200,
-        description="Repeat a submission safely: the same key with the same body returns the first answer.",
-    ),
-]
 BreakGlassReason = Annotated[
     str | None,
     Header(
@@ -182,7 +174,7 @@ class ReferralPage(BaseModel):
     responses=_errors(401, 403, 422, 503),
 )
 async def create_referral(
-    body: ReferralCreate, principal: CurrentPrincipal, intake: IntakeDep, idempotency_key: IdempotencyKey = None
+    body: ReferralCreate, principal: CurrentPrincipal, intake: IntakeDep, idempotency_key: IdempotencyKeyHeader = None
 ) -> dict[str, Any]:
     """Submit a referral; a case opens at once for a self-referral or a consented one."""
     tenant_id = body.tenant_id or principal.tenant_id
@@ -207,9 +199,7 @@ async def create_referral(
         language=body.language,
     )
     idempotency = (
-        referral_use.Idempotency.of(principal.subject, idempotency_key, body.model_dump(mode="json"))
-        if idempotency_key
-        else None
+        Idempotency.of(principal.subject, idempotency_key, body.model_dump(mode="json")) if idempotency_key else None
     )
     return await referral_use.submit_referral(
         command,
