@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bmw.scheduling.entrypoints import calendar_http, secondments_http, workshops_http
 from bmw.scheduling.entrypoints.consumers import consumer_groups
 from bmw.scheduling.entrypoints.http import agenda, router
 from bmw.scheduling.settings import SchedulingSettings, get_settings
@@ -18,7 +19,7 @@ def service_spec(settings: SchedulingSettings) -> ServiceSpec:
         description="The time of people: social workers' availability, appointments, workshops and "
         "secondments; books intakes within the SLA.",
         settings=settings,
-        routers=[router, agenda],
+        routers=[router, agenda, workshops_http.router, secondments_http.router, calendar_http.router],
         consumer_groups=consumer_groups(),
     )
 

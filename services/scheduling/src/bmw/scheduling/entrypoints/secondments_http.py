@@ -1,0 +1,7 @@
+"""Secondment blocks and logged hours over HTTP."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["secondments"])
