@@ -667,3 +667,48 @@ def test_property_earliest_slot_is_the_first_free_slot(scenario: Scenario) -> No
     )
 
     assert first == (found[0] if found else None)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios(), st.data())
+def test_property_extra_hours_add_only_free_slots_inside_them(scenario: Scenario, data: st.DataObject) -> None:
+    extra = data.draw(_intervals(scenario.window_start, scenario.window_end - scenario.window_start, 3))
+    weekly = scenario.run()
+    found = free_slots(
+        hours=scenario.hours,
+        busy=scenario.busy,
+        absences=scenario.absences,
+        extra=extra,
+        window_start=scenario.window_start,
+        window_end=scenario.window_end,
+        duration=scenario.duration,
+        buffer=scenario.buffer,
+        minimum_notice=scenario.minimum_notice,
+        now=scenario.now,
+        step=scenario.step,
+    )
+    assert found == sorted(set(found)), "sorted and unique"
+    assert set(weekly) <= set(found), "extra hours never take a weekly slot away"
+    for start in set(found) - set(weekly):
+        end = start + scenario.duration
+        assert any(low <= start and end <= high for low, high in extra), "an added slot lies inside extra hours"
+        assert _is_free(scenario, start), "an added slot overlaps a busy interval (with buffer) or an absence"
+        assert start >= max(scenario.window_start, scenario.now + scenario.minimum_notice)
+        assert end <= scenario.window_end
+
+
+def test_extra_hours_on_a_saturday_and_a_holiday_are_bookable() -> None:
+    saturday = datetime(2026, 12, 5, 10, 0, tzinfo=AMSTERDAM)
+    christmas = datetime(2026, 12, 25, 10, 0, tzinfo=AMSTERDAM)
+    common = {
+        "hours": WorkingHours.parse({"monday": [["09:00", "17:00"]]}),
+        "busy": [(saturday.astimezone(UTC), (saturday + timedelta(hours=1)).astimezone(UTC))],
+        "absences": [],
+        "extra": [(saturday, saturday + timedelta(hours=3)), (christmas, christmas + timedelta(hours=1))],
+        "duration": timedelta(minutes=45),
+        "now": datetime(2026, 12, 1, tzinfo=UTC),
+    }
+    slots = free_slots(window_start=saturday, window_end=saturday + timedelta(days=21), **common)  # type: ignore[arg-type]
+    local = [s.astimezone(AMSTERDAM).strftime("%m-%d %H:%M") for s in slots if s.astimezone(AMSTERDAM).weekday() >= 4]
+    assert local[:3] == ["12-05 11:15", "12-05 11:30", "12-05 11:45"], "after the 10:00-11:00 booking and its buffer"
+    assert "12-25 10:00" in local and "12-25 10:15" in local and "12-25 10:30" not in local

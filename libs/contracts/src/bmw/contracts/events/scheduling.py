@@ -31,6 +31,11 @@ class _AppointmentData(EventData):
 class AppointmentBooked(_AppointmentData):
     """An appointment was booked in a social worker's agenda."""
 
+    overage: bool = Field(
+        default=False,
+        description="Booked beyond the contract's hour bundle or sessions per employee, at the overage rate.",
+    )
+
 
 @event("scheduling.appointment.rescheduled.v1")
 class AppointmentRescheduled(_AppointmentData):

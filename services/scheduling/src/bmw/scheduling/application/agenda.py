@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import heapq
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import any_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bmw.contracts.events.scheduling import (
     AppointmentCancelled,
@@ -14,11 +20,16 @@ from bmw.contracts.events.scheduling import (
     AppointmentNoShow,
     AppointmentRescheduled,
 )
-from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Role
-from bmw.scheduling.adapters.tables import APPOINTMENTS, WORKERS
+from bmw.contracts.pseudonyms import login_digest
+from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Location, Role
+from bmw.scheduling.adapters.tables import APPOINTMENTS, IDEMPOTENCY_KEYS, PENDING_INTAKES, WORKERS
+from bmw.scheduling.application.access import is_employees_own, is_own_agenda, may_see_appointment
 from bmw.scheduling.application.appointments import Appointment, insert_appointment, is_double_booking, open_slots
+from bmw.scheduling.application.entitlements import entitlement_verdict
+from bmw.scheduling.domain.entitlements import Verdict
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from bmw.servicekit.idempotency import Idempotency, claim, remember
 from bmw.servicekit.uow import UnitOfWorkFactory
 
 #: A cancellation less than this before the start is late (and billable under most contracts).
@@ -32,6 +43,15 @@ CANCELLED_BY_ROLE: dict[Role, CancelledBy] = {
     Role.SOCIAL_WORKER: CancelledBy.SOCIAL_WORKER,
     Role.PROVIDER_ADMIN: CancelledBy.PROVIDER,
 }
+
+
+def cancelled_by(principal: Principal, *, own_agenda: bool, employees_own: bool) -> CancelledBy:
+    """Which party cancels: the capacity in which the caller may cancel this appointment."""
+    if employees_own:
+        return CancelledBy.EMPLOYEE
+    if own_agenda:
+        return CancelledBy.SOCIAL_WORKER
+    return next(CANCELLED_BY_ROLE[r] for r in CANCELLED_BY_ROLE if principal.has_role(r))
 
 
 def duration_of(kind: AppointmentKind, minutes: int | None) -> timedelta:
@@ -64,60 +84,154 @@ async def worker_slots(
         return list(slots)
 
 
+@dataclass(frozen=True)
+class Booking:
+    """Command: book one appointment in a worker's agenda."""
+
+    worker_id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: AppointmentKind
+    start: datetime
+    duration: timedelta
+    case_id: uuid.UUID | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Booked:
+    appointment: Appointment
+    location: Location | None
+    overage: bool
+
+
+def _may_book(principal: Principal, booking: Booking) -> None:
+    principal.require_tenant(booking.tenant_id)
+    if principal.has_role(Role.PROVIDER_ADMIN):
+        return
+    if principal.has_role(Role.SOCIAL_WORKER):
+        if not is_own_agenda(principal, booking.worker_id):
+            raise Forbidden("social workers book in their own agenda")
+        return
+    if principal.has_role(Role.CLIENT_CONTACT):
+        if booking.kind is not AppointmentKind.MANAGER_CONSULTATION:
+            raise Forbidden("client contacts book manager consultations; workshop seats are booked on the workshop")
+        return
+    raise Forbidden("this role cannot book appointments")
+
+
 async def book(
+    booking: Booking,
     *,
-    worker_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    kind: AppointmentKind,
-    start: datetime,
-    duration: timedelta,
-    case_id: uuid.UUID | None,
     principal: Principal,
     uow: UnitOfWorkFactory,
-) -> Appointment:
-    """Book a free slot; 409 when it is outside the worker's hours, too soon, or taken."""
-    principal.require_tenant(tenant_id)
-    if principal.has_role(Role.SOCIAL_WORKER) and not principal.has_role(Role.PROVIDER_ADMIN):
-        if principal.subject != str(worker_id):
-            raise Forbidden("social workers book in their own agenda")
-    elif principal.has_role(Role.CLIENT_CONTACT):
-        if kind is not AppointmentKind.MANAGER_CONSULTATION:
-            raise Forbidden("client contacts book manager consultations")
-    elif not principal.has_role(Role.PROVIDER_ADMIN):
-        raise Forbidden("this role cannot book appointments")
-    async with uow(tenant_id=tenant_id) as work:
-        worker = (await work.session.execute(select(WORKERS).where(WORKERS.c.id == worker_id))).first()
-        if worker is None or tenant_id not in worker.tenant_ids:
+    idempotency: Idempotency | None = None,
+    render: Callable[[Booked], dict[str, Any]],
+) -> dict[str, Any]:
+    """Book a free slot; 409 when it is outside the worker's hours, too soon, taken, or beyond the contract.
+
+    With an ``Idempotency-Key`` a repeat of the same request returns the first answer and books nothing.
+    """
+    _may_book(principal, booking)
+    if booking.kind in (AppointmentKind.WORKSHOP, AppointmentKind.SECONDMENT_BLOCK):
+        raise InvalidInput(
+            f"a {booking.kind.value} is planned on its own resource",
+            fields=[FieldError(path="body.kind", message="use /workshops or /secondments")],
+        )
+    async with uow(tenant_id=booking.tenant_id) as work:
+        if idempotency is not None:
+            stored = await claim(work.session, IDEMPOTENCY_KEYS, idempotency)
+            if stored is not None:
+                return stored
+        worker = (await work.session.execute(select(WORKERS).where(WORKERS.c.id == booking.worker_id))).first()
+        if worker is None or booking.tenant_id not in worker.tenant_ids:
             raise InvalidInput(
                 "no such social worker for this client organisation",
                 fields=[FieldError(path="body.worker_id", message="unknown, or does not serve this organisation")],
             )
+        if booking.location is not None and booking.location.value not in worker.locations:
+            raise InvalidInput(
+                f"this social worker does not meet clients by {booking.location.value}",
+                fields=[FieldError(path="body.location", message=f"one of {', '.join(worker.locations)}")],
+            )
+        client_ref, employee_login = await _case_client(work.session, booking)
         fits = await open_slots(
             work.session,
-            worker_id,
+            booking.worker_id,
             worker.weekly_hours,
-            start=start,
-            end=start + duration,
-            duration=duration,
+            start=booking.start,
+            end=booking.start + booking.duration,
+            duration=booking.duration,
             now=datetime.now(UTC),
         )
-        if start not in fits:
+        if booking.start not in fits:
             raise Conflict(
                 "that time is not free: outside working hours, too soon, or too close to another appointment",
                 current_state="unavailable",
             )
-        appointment = Appointment(uuid.uuid4(), tenant_id, worker_id, kind, case_id, start, start + duration)
-        if not await insert_appointment(work.session, appointment, client_ref=None, booked_by=principal.subject):
+        verdict = await entitlement_verdict(
+            work.session,
+            tenant_id=booking.tenant_id,
+            kind=booking.kind,
+            start=booking.start,
+            duration=booking.duration,
+            client_ref=client_ref,
+        )
+        appointment = Appointment(
+            uuid.uuid4(),
+            booking.tenant_id,
+            booking.worker_id,
+            booking.kind,
+            booking.case_id,
+            booking.start,
+            booking.start + booking.duration,
+        )
+        overage = verdict is Verdict.OVERAGE
+        inserted = await insert_appointment(
+            work.session,
+            appointment,
+            client_ref=client_ref,
+            booked_by=principal.subject,
+            location=booking.location.value if booking.location else None,
+            employee_login=employee_login,
+            overage=overage,
+        )
+        if not inserted:
             raise Conflict("that time was just booked by someone else", current_state="taken")
-        await work.emit(appointment.booked_event(), tenant_id=tenant_id, subject=str(appointment.id))
+        await work.emit(
+            appointment.booked_event(overage=overage), tenant_id=booking.tenant_id, subject=str(appointment.id)
+        )
+        response = render(Booked(appointment, booking.location, overage))
+        if idempotency is not None:
+            await remember(work.session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
-    return appointment
+    return response
+
+
+async def _case_client(session: AsyncSession, booking: Booking) -> tuple[str | None, str | None]:
+    """The pseudonym (and login digest) of the employee whose case the appointment is for."""
+    if booking.case_id is None:
+        return None, None
+    case = (
+        await session.execute(
+            select(PENDING_INTAKES.c.client_ref, PENDING_INTAKES.c.employee_login).where(
+                PENDING_INTAKES.c.case_id == booking.case_id, PENDING_INTAKES.c.tenant_id == booking.tenant_id
+            )
+        )
+    ).first()
+    if case is None:
+        raise InvalidInput(
+            "no such case for this client organisation",
+            fields=[FieldError(path="body.case_id", message="unknown case of this client organisation")],
+        )
+    if case.client_ref == "erased":
+        raise Conflict("the client of this case has been erased", current_state="erased")
+    return case.client_ref, case.employee_login
 
 
 async def change_status(
     appointment_id: uuid.UUID, *, action: str, principal: Principal, uow: UnitOfWorkFactory, now: datetime | None = None
-) -> tuple[Appointment, str, bool | None]:
-    """cancel, complete or no_show a booked appointment; returns it with its new status (and lateness)."""
+) -> AppointmentView:
+    """cancel, complete or no_show a booked appointment; returns it as it now is."""
     moment = now or datetime.now(UTC)
     async with uow() as work:
         row = (
@@ -125,13 +239,13 @@ async def change_status(
                 select(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment_id).with_for_update()
             )
         ).first()
-        if row is None or not principal.may_act_for(row.tenant_id):
+        if row is None or not may_see_appointment(principal, row):
             raise NotFound("appointment not found")
-        own_agenda = principal.has_role(Role.SOCIAL_WORKER) and principal.subject == str(row.worker_id)
+        own_agenda = is_own_agenda(principal, row.worker_id)
         if action != "cancel" and not (own_agenda or principal.has_role(Role.PROVIDER_ADMIN)):
             raise Forbidden("only the social worker of the appointment records how it went")
-        if action == "cancel" and principal.has_role(Role.SOCIAL_WORKER) and not own_agenda:
-            raise Forbidden("social workers cancel in their own agenda")
+        if row.kind in (AppointmentKind.WORKSHOP.value, AppointmentKind.SECONDMENT_BLOCK.value) and row.workshop_id:
+            raise Conflict("a trainer's workshop block changes with its workshop", current_state="workshop")
         if row.status != "booked":
             raise Conflict(f"the appointment is already {row.status}", current_state=row.status)
         appointment = Appointment(
@@ -150,7 +264,7 @@ async def change_status(
             if moment >= appointment.start:
                 raise Conflict("an appointment that has started cannot be cancelled", current_state="started")
             late = appointment.start - moment < LATE_CANCELLATION
-            by = next(CANCELLED_BY_ROLE[r] for r in CANCELLED_BY_ROLE if principal.has_role(r))
+            by = cancelled_by(principal, own_agenda=own_agenda, employees_own=is_employees_own(principal, row))
             status = "cancelled"
             event: object = AppointmentCancelled(**fields, late=late, cancelled_by=by)
             values = {"status": status, "cancelled_by": by.value, "late_cancellation": late}
@@ -160,15 +274,19 @@ async def change_status(
             status = "completed" if action == "complete" else "no_show"
             event = AppointmentCompleted(**fields) if action == "complete" else AppointmentNoShow(**fields)
             values = {"status": status}
-        await work.session.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment.id).values(**values))
+        changed = (
+            await work.session.execute(
+                update(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment.id).values(**values).returning(APPOINTMENTS)
+            )
+        ).one()
         await work.emit(event, tenant_id=appointment.tenant_id, subject=str(appointment.id))  # type: ignore[arg-type]
         await work.commit()
-    return appointment, status, late
+    return AppointmentView.of(changed)
 
 
 async def reschedule(
     appointment_id: uuid.UUID, *, start: datetime, principal: Principal, uow: UnitOfWorkFactory
-) -> Appointment:
+) -> AppointmentView:
     """Move a booked appointment to another free slot of the same worker (the worker, or an admin)."""
     async with uow() as work:
         row = (
@@ -176,10 +294,12 @@ async def reschedule(
                 select(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment_id).with_for_update()
             )
         ).first()
-        if row is None or not principal.may_act_for(row.tenant_id):
+        if row is None or not may_see_appointment(principal, row):
             raise NotFound("appointment not found")
-        if not (principal.has_role(Role.PROVIDER_ADMIN) or principal.subject == str(row.worker_id)):
+        if not (principal.has_role(Role.PROVIDER_ADMIN) or is_own_agenda(principal, row.worker_id)):
             raise Forbidden("only the social worker of the appointment (or an admin) moves it")
+        if row.workshop_id is not None:
+            raise Conflict("a trainer's workshop block moves with its workshop", current_state="workshop")
         if row.status != "booked":
             raise Conflict(f"the appointment is already {row.status}", current_state=row.status)
         duration = row.ends_at - row.starts_at
@@ -198,11 +318,14 @@ async def reschedule(
             raise Conflict("that time is not free", current_state="unavailable")
         try:
             async with work.session.begin_nested():
-                await work.session.execute(
-                    update(APPOINTMENTS)
-                    .where(APPOINTMENTS.c.id == appointment_id)
-                    .values(starts_at=start, ends_at=start + duration)
-                )
+                changed = (
+                    await work.session.execute(
+                        update(APPOINTMENTS)
+                        .where(APPOINTMENTS.c.id == appointment_id)
+                        .values(starts_at=start, ends_at=start + duration)
+                        .returning(APPOINTMENTS)
+                    )
+                ).one()
         except IntegrityError as error:
             if is_double_booking(error):
                 raise Conflict("that time was just booked by someone else", current_state="taken") from error
@@ -224,4 +347,175 @@ async def reschedule(
             subject=str(moved.id),
         )
         await work.commit()
-    return moved
+    return AppointmentView.of(changed)
+
+
+# -- reading the agenda -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    """An appointment as its readers see it (never the client's pseudonym)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    worker_id: uuid.UUID
+    kind: AppointmentKind
+    case_id: uuid.UUID | None
+    start: datetime
+    end: datetime
+    status: str
+    location: Location | None
+    late_cancellation: bool | None
+    cancelled_by: CancelledBy | None
+    overage: bool
+    walk_in: bool
+    workshop_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: Any) -> AppointmentView:
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            worker_id=row.worker_id,
+            kind=AppointmentKind(row.kind),
+            case_id=row.case_id,
+            start=row.starts_at,
+            end=row.ends_at,
+            status=row.status,
+            location=Location(row.location) if row.location else None,
+            late_cancellation=row.late_cancellation,
+            cancelled_by=CancelledBy(row.cancelled_by) if row.cancelled_by else None,
+            overage=row.overage,
+            walk_in=row.walk_in,
+            workshop_id=row.workshop_id,
+        )
+
+
+MAX_LIST_WINDOW = timedelta(days=366)
+
+
+def _visible_to(principal: Principal, worker_id: uuid.UUID | None) -> list[Any]:
+    """SQL conditions that keep only the appointments the caller may see (see application.access)."""
+    if principal.has_role(Role.PROVIDER_ADMIN):
+        return []
+    if principal.has_role(Role.SOCIAL_WORKER):
+        if worker_id is not None and str(worker_id) != principal.subject:
+            raise Forbidden("social workers read their own agenda")
+        return [APPOINTMENTS.c.worker_id == uuid.UUID(principal.subject)]
+    if principal.has_role(Role.EMPLOYEE) and principal.tenant_id is not None:
+        return [
+            APPOINTMENTS.c.tenant_id == principal.tenant_id,
+            APPOINTMENTS.c.employee_login == login_digest(principal.subject),
+        ]
+    if principal.has_role(Role.CLIENT_CONTACT) and principal.tenant_id is not None:
+        return [
+            APPOINTMENTS.c.tenant_id == principal.tenant_id,
+            APPOINTMENTS.c.kind == AppointmentKind.MANAGER_CONSULTATION.value,
+        ]
+    raise Forbidden("this role has no agenda to read")
+
+
+async def list_appointments(
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    start: datetime,
+    end: datetime,
+    worker_id: uuid.UUID | None = None,
+    tenant_id: uuid.UUID | None = None,
+    status: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 100,
+) -> list[AppointmentView]:
+    """Appointments starting in [start, end) that the caller may see, by start time; keyset-paged."""
+    if end <= start or end - start > MAX_LIST_WINDOW:
+        raise InvalidInput(
+            "the period must be positive and at most 366 days",
+            fields=[FieldError(path="query.to", message="after 'from', within 366 days")],
+        )
+    if principal.has_role(Role.SOCIAL_WORKER) and not principal.has_role(Role.PROVIDER_ADMIN):
+        try:
+            uuid.UUID(principal.subject)
+        except ValueError as error:
+            raise Forbidden("this login is not a social worker's staff record") from error
+    conditions = [
+        *_visible_to(principal, worker_id),
+        APPOINTMENTS.c.starts_at >= start,
+        APPOINTMENTS.c.starts_at < end,
+    ]
+    if worker_id is not None:
+        conditions.append(APPOINTMENTS.c.worker_id == worker_id)
+    if tenant_id is not None:
+        conditions.append(APPOINTMENTS.c.tenant_id == tenant_id)
+    if status is not None:
+        conditions.append(APPOINTMENTS.c.status == status)
+    if after is not None:
+        conditions.append(tuple_(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id) > tuple_(*after))
+    async with uow() as work:
+        rows = await work.session.execute(
+            select(APPOINTMENTS).where(*conditions).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id).limit(limit)
+        )
+        return [AppointmentView.of(row) for row in rows]
+
+
+async def read_appointment(
+    appointment_id: uuid.UUID, *, principal: Principal, uow: UnitOfWorkFactory
+) -> AppointmentView:
+    """One appointment; 404 when it does not exist or the caller may not know of it."""
+    async with uow() as work:
+        row = (await work.session.execute(select(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment_id))).first()
+    if row is None or not may_see_appointment(principal, row):
+        raise NotFound("appointment not found")
+    return AppointmentView.of(row)
+
+
+@dataclass(frozen=True)
+class OpenSlot:
+    worker_id: uuid.UUID
+    worker_name: str
+    start: datetime
+    locations: list[Location]
+
+
+async def suitable_slots(
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    tenant_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    specialism: str | None = None,
+    language: str | None = None,
+    location: Location | None = None,
+    limit: int = 50,
+) -> list[OpenSlot]:
+    """Free slots of every worker who serves the organisation (with the specialism, language and location
+    asked for), earliest first across workers."""
+    principal.require_tenant(tenant_id)
+    if not principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER, Role.CLIENT_CONTACT, Role.ACCOUNT_MANAGER):
+        raise Forbidden("this role does not book appointments")
+    if end <= start or end - start > MAX_WINDOW:
+        raise InvalidInput(
+            "the period must be positive and at most 62 days",
+            fields=[FieldError(path="query.to", message="after 'from', within 62 days")],
+        )
+    conditions = [any_(WORKERS.c.tenant_ids) == tenant_id]
+    if specialism is not None:
+        conditions.append(any_(WORKERS.c.specialisms) == specialism)
+    if language is not None:
+        conditions.append(any_(WORKERS.c.languages) == language)
+    if location is not None:
+        conditions.append(any_(WORKERS.c.locations) == location.value)
+    now = datetime.now(UTC)
+    async with uow() as work:
+        workers = (await work.session.execute(select(WORKERS).where(*conditions).order_by(WORKERS.c.id))).all()
+        per_worker = []
+        for worker in workers:
+            slots = await open_slots(
+                work.session, worker.id, worker.weekly_hours, start=start, end=end, duration=duration, now=now
+            )
+            locations = [Location(value) for value in worker.locations]
+            per_worker.append([OpenSlot(worker.id, worker.name, slot, locations) for slot in islice(slots, limit)])
+    return list(islice(heapq.merge(*per_worker, key=lambda slot: (slot.start, str(slot.worker_id))), limit))

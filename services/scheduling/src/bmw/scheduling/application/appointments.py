@@ -19,7 +19,7 @@ from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened, ClientErased
 from bmw.contracts.events.scheduling import AppointmentBooked, IntakeUnschedulable
 from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, UnschedulableReason
-from bmw.scheduling.adapters.tables import ABSENCES, APPOINTMENTS, PENDING_INTAKES, WORKERS
+from bmw.scheduling.adapters.tables import ABSENCES, APPOINTMENTS, EXTRA_HOURS, PENDING_INTAKES, WORKERS
 from bmw.scheduling.domain.availability import WorkingHours, iter_free_slots
 from bmw.servicekit.uow import UnitOfWork
 
@@ -45,7 +45,7 @@ class Appointment:
     def duration_minutes(self) -> int:
         return int((self.end - self.start).total_seconds() // 60)
 
-    def booked_event(self) -> AppointmentBooked:
+    def booked_event(self, *, overage: bool = False) -> AppointmentBooked:
         return AppointmentBooked(
             appointment_id=self.id,
             kind=self.kind,
@@ -53,6 +53,7 @@ class Appointment:
             worker_id=self.worker_id,
             start=self.start,
             duration_minutes=self.duration_minutes,
+            overage=overage,
         )
 
 
@@ -61,7 +62,16 @@ def is_double_booking(error: IntegrityError) -> bool:
 
 
 async def insert_appointment(
-    session: AsyncSession, appointment: Appointment, *, client_ref: str | None, booked_by: str
+    session: AsyncSession,
+    appointment: Appointment,
+    *,
+    client_ref: str | None,
+    booked_by: str,
+    location: str | None = None,
+    employee_login: str | None = None,
+    overage: bool = False,
+    workshop_id: uuid.UUID | None = None,
+    walk_in: bool = False,
 ) -> bool:
     """Insert inside a savepoint; False when the worker is already booked then (the constraint said no)."""
     try:
@@ -78,6 +88,11 @@ async def insert_appointment(
                     ends_at=appointment.end,
                     status="booked",
                     booked_by=booked_by,
+                    location=location,
+                    employee_login=employee_login,
+                    overage=overage,
+                    workshop_id=workshop_id,
+                    walk_in=walk_in,
                 )
             )
     except IntegrityError as error:
@@ -87,10 +102,13 @@ async def insert_appointment(
     return True
 
 
+Intervals = list[tuple[datetime, datetime]]
+
+
 async def busy_intervals(
     session: AsyncSession, worker_id: uuid.UUID, start: datetime, end: datetime
-) -> tuple[list[tuple[datetime, datetime]], list[tuple[datetime, datetime]]]:
-    """The worker's active appointments and absences that touch [start, end)."""
+) -> tuple[Intervals, Intervals, Intervals]:
+    """The worker's active appointments, absences and one-off extra hours that touch [start, end)."""
     appointments = await session.execute(
         select(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.ends_at).where(
             APPOINTMENTS.c.worker_id == worker_id,
@@ -104,7 +122,12 @@ async def busy_intervals(
             ABSENCES.c.worker_id == worker_id, ABSENCES.c.ends_at > start, ABSENCES.c.starts_at < end
         )
     )
-    return [(r[0], r[1]) for r in appointments], [(r[0], r[1]) for r in absences]
+    extra = await session.execute(
+        select(EXTRA_HOURS.c.starts_at, EXTRA_HOURS.c.ends_at).where(
+            EXTRA_HOURS.c.worker_id == worker_id, EXTRA_HOURS.c.ends_at > start, EXTRA_HOURS.c.starts_at < end
+        )
+    )
+    return [(r[0], r[1]) for r in appointments], [(r[0], r[1]) for r in absences], [(r[0], r[1]) for r in extra]
 
 
 async def open_slots(
@@ -120,11 +143,12 @@ async def open_slots(
 ) -> Iterator[datetime]:
     """The worker's free slots of ``duration`` in [start, end), earliest first, with the service's buffer
     and minimum notice; ``ignore`` leaves one busy interval out (an appointment being moved)."""
-    busy, absences = await busy_intervals(session, worker_id, start, end)
+    busy, absences, extra = await busy_intervals(session, worker_id, start, end)
     return iter_free_slots(
         hours=WorkingHours.parse(weekly_hours),
         busy=[interval for interval in busy if interval != ignore],
         absences=absences,
+        extra=extra,
         window_start=start,
         window_end=end,
         duration=duration,
@@ -181,6 +205,7 @@ async def auto_schedule(uow: UnitOfWork, event: CloudEvent, data: CaseOpened, *,
             sla_deadline=data.sla_deadline,
             needed_specialism=data.needed_specialism,
             language=data.language,
+            employee_login=data.employee_login,
         )
         .on_conflict_do_nothing(index_elements=[PENDING_INTAKES.c.case_id])
     )
@@ -213,7 +238,13 @@ async def auto_schedule(uow: UnitOfWork, event: CloudEvent, data: CaseOpened, *,
                     start=start,
                     end=start + duration,
                 )
-                if await insert_appointment(session, appointment, client_ref=data.client_ref, booked_by="auto"):
+                if await insert_appointment(
+                    session,
+                    appointment,
+                    client_ref=data.client_ref,
+                    booked_by="auto",
+                    employee_login=data.employee_login,
+                ):
                     await _settle(session, data.case_id, "booked")
                     await uow.emit(appointment.booked_event(), tenant_id=event.tenantid, subject=str(appointment.id))
                     return
@@ -231,8 +262,12 @@ async def _settle(session: AsyncSession, case_id: uuid.UUID, outcome: str) -> No
 async def forget_client(uow: UnitOfWork, event: CloudEvent, data: ClientErased) -> None:
     """Erasure: drop the pseudonym; the time slots stay for billing and capacity history."""
     await uow.session.execute(
-        update(APPOINTMENTS).where(APPOINTMENTS.c.client_ref == data.client_ref).values(client_ref=None)
+        update(APPOINTMENTS)
+        .where(APPOINTMENTS.c.client_ref == data.client_ref)
+        .values(client_ref=None, employee_login=None)
     )
     await uow.session.execute(
-        update(PENDING_INTAKES).where(PENDING_INTAKES.c.client_ref == data.client_ref).values(client_ref="erased")
+        update(PENDING_INTAKES)
+        .where(PENDING_INTAKES.c.client_ref == data.client_ref)
+        .values(client_ref="erased", employee_login=None)
     )

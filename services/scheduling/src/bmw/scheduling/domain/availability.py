@@ -22,6 +22,7 @@ change itself:
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -344,6 +345,7 @@ def iter_free_slots(
     hours: WorkingHours,
     busy: Sequence[Interval | Busy],
     absences: Sequence[Interval | Absence],
+    extra: Sequence[Interval] = (),
     window_start: datetime,
     window_end: datetime,
     duration: timedelta,
@@ -373,14 +375,54 @@ def iter_free_slots(
         blocked.append((start - buffer, end + buffer))
     for away in absences:
         blocked.append(away.as_interval() if isinstance(away, Absence) else _require_interval(*away, "absence"))
-    return _generate(
-        hours=hours,
-        blocked=_merge(blocked),
-        earliest=max(window_start_utc, now_utc + minimum_notice),
+    merged = _merge(blocked)
+    earliest = max(window_start_utc, now_utc + minimum_notice)
+    weekly = _generate(
+        hours=hours, blocked=merged, earliest=earliest, latest_end=window_end_utc, duration=duration, step=step
+    )
+    if not extra:
+        return weekly
+    one_off = _generate_extra(
+        extra=_merge([_require_interval(*interval, "extra hours") for interval in extra]),
+        blocked=merged,
+        earliest=earliest,
         latest_end=window_end_utc,
         duration=duration,
         step=step,
     )
+    return _unique(heapq.merge(weekly, one_off))
+
+
+def _unique(starts: Iterator[datetime]) -> Iterator[datetime]:
+    previous: datetime | None = None
+    for start in starts:
+        if start != previous:
+            yield start
+        previous = start
+
+
+def _is_free(blocked: list[Interval], start: datetime, duration: timedelta) -> bool:
+    index = bisect.bisect_right([end for _, end in blocked], start)
+    return index == len(blocked) or blocked[index][0] >= start + duration
+
+
+def _generate_extra(
+    *,
+    extra: list[Interval],
+    blocked: list[Interval],
+    earliest: datetime,
+    latest_end: datetime,
+    duration: timedelta,
+    step: timedelta,
+) -> Iterator[datetime]:
+    """Slots inside one-off extra working time (any day, holidays too: the worker chose to work then),
+    on a grid anchored at the start of each extra interval."""
+    for low, high in extra:
+        start = low
+        while start + duration <= min(high, latest_end):
+            if start >= earliest and _is_free(blocked, start, duration):
+                yield start
+            start += step
 
 
 def _generate(
@@ -434,6 +476,7 @@ def free_slots(
     hours: WorkingHours,
     busy: Sequence[Interval | Busy],
     absences: Sequence[Interval | Absence],
+    extra: Sequence[Interval] = (),
     window_start: datetime,
     window_end: datetime,
     duration: timedelta,
@@ -450,6 +493,7 @@ def free_slots(
        time (weekdays without hours and Dutch public holidays are not working days);
     b. starts at or after ``now + minimum_notice`` and at or after ``window_start``, and ends at
        or before ``window_end``;
+    a'. or lies inside one of the ``extra`` intervals (one-off working time, on any day);
     c. overlaps no ``busy`` interval widened by ``buffer`` on both sides, and no absence
        (intervals are half-open, so a slot may start exactly when a buffer ends);
     d. starts on the ``step`` grid of local wall-clock times anchored at the start of its working
@@ -468,6 +512,7 @@ def free_slots(
             hours=hours,
             busy=busy,
             absences=absences,
+            extra=extra,
             window_start=window_start,
             window_end=window_end,
             duration=duration,
@@ -484,6 +529,7 @@ def earliest_slot(
     hours: WorkingHours,
     busy: Sequence[Interval | Busy],
     absences: Sequence[Interval | Absence],
+    extra: Sequence[Interval] = (),
     window_start: datetime,
     window_end: datetime,
     duration: timedelta,
@@ -501,6 +547,7 @@ def earliest_slot(
             hours=hours,
             busy=busy,
             absences=absences,
+            extra=extra,
             window_start=window_start,
             window_end=window_end,
             duration=duration,

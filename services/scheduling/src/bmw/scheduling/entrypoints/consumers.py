@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bmw.contracts.events.billing import ContractActivated, ContractEnded
 from bmw.contracts.events.intake import CaseOpened, ClientErased
 from bmw.scheduling.application.appointments import auto_schedule, forget_client
+from bmw.scheduling.application.entitlements import end_contract, remember_contract
 from bmw.servicekit.messaging import ConsumerGroup
 from bmw.servicekit.tenants import register_tenant_directory
 
@@ -13,4 +15,6 @@ def consumer_groups() -> list[ConsumerGroup]:
     register_tenant_directory(group)
     group.on(CaseOpened)(auto_schedule)
     group.on(ClientErased)(forget_client)
+    group.on(ContractActivated)(remember_contract)
+    group.on(ContractEnded)(end_contract)
     return [group]
