@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Header
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func, select, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,6 +94,19 @@ async def claim(session: AsyncSession, table: Table, idempotency: Idempotency) -
         )
     response: dict[str, Any] = row.response
     return response
+
+
+#: How long a key is remembered: a client retrying later than this books anew.
+KEY_RETENTION = timedelta(days=7)
+
+
+async def forget_old_keys(session: AsyncSession, table: Table, *, now: datetime | None = None) -> int:
+    """Retention: drop keys older than :data:`KEY_RETENTION`; returns how many."""
+    moment = now or datetime.now(UTC)
+    result = await session.execute(
+        delete(table).where(table.c.created_at < moment - KEY_RETENTION).returning(table.c.key)
+    )
+    return len(result.all())
 
 
 async def remember(

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bmw.scheduling.adapters.tables import IDEMPOTENCY_KEYS
+from bmw.scheduling.application.workshops import forget_old_registers
 from bmw.scheduling.entrypoints import calendar_http, secondments_http, workshops_http
 from bmw.scheduling.entrypoints.consumers import consumer_groups
 from bmw.scheduling.entrypoints.http import agenda, router
 from bmw.scheduling.settings import SchedulingSettings, get_settings
-from bmw.servicekit.app import ServiceSpec, create_service_app
+from bmw.servicekit.app import PeriodicJob, ServiceRuntime, ServiceSpec, create_service_app
+from bmw.servicekit.idempotency import forget_old_keys
+
+
+async def _housekeeping(runtime: ServiceRuntime) -> int:
+    """Retention: names on old attendance registers, and Idempotency-Keys older than 7 days."""
+    forgotten = await forget_old_registers(runtime.uow)
+    async with runtime.uow() as work:
+        forgotten += await forget_old_keys(work.session, IDEMPOTENCY_KEYS)
+        await work.commit()
+    return forgotten
 
 
 def service_spec(settings: SchedulingSettings) -> ServiceSpec:
@@ -21,6 +33,7 @@ def service_spec(settings: SchedulingSettings) -> ServiceSpec:
         settings=settings,
         routers=[router, agenda, workshops_http.router, secondments_http.router, calendar_http.router],
         consumer_groups=consumer_groups(),
+        periodic_jobs=[PeriodicJob("retention", settings.retention_check_seconds, _housekeeping)],
     )
 
 
