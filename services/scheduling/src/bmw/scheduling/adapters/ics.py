@@ -165,8 +165,8 @@ def appointment_entry(
         summary=summary,
         status=EntryStatus.CANCELLED if cancelled else EntryStatus.CONFIRMED,
         location=place,
-        # Cancelling is the one change we can count without a version column (see calendar.py).
-        sequence=1 if cancelled else 0,
+        # Every change after booking (a move, a cancellation) raises the revision: apps replace their copy.
+        sequence=int(getattr(row, "revision", 1 if cancelled else 0)),
         private=row.kind != AppointmentKind.WORKSHOP.value,
     )
 

@@ -92,6 +92,13 @@ APPOINTMENTS = Table(
     Column("overage", Boolean, nullable=False, server_default=text("false"), comment="Beyond the contract's bundle"),
     Column("workshop_id", UUID(as_uuid=True), nullable=True, index=True, comment="A trainer's block for a workshop"),
     Column("walk_in", Boolean, nullable=False, server_default=text("false"), comment="Secondment: open consultation"),
+    Column(
+        "revision",
+        Integer,
+        nullable=False,
+        server_default=text("0"),
+        comment="Raised by every change after booking; the iCalendar SEQUENCE",
+    ),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("starts_at < ends_at", name="ordered"),
     CheckConstraint("status IN ('booked', 'cancelled', 'completed', 'no_show')", name="status"),

@@ -276,7 +276,10 @@ async def change_status(
             values = {"status": status}
         changed = (
             await work.session.execute(
-                update(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment.id).values(**values).returning(APPOINTMENTS)
+                update(APPOINTMENTS)
+                .where(APPOINTMENTS.c.id == appointment.id)
+                .values(**values, revision=APPOINTMENTS.c.revision + 1)
+                .returning(APPOINTMENTS)
             )
         ).one()
         await work.emit(event, tenant_id=appointment.tenant_id, subject=str(appointment.id))  # type: ignore[arg-type]
@@ -322,7 +325,7 @@ async def reschedule(
                     await work.session.execute(
                         update(APPOINTMENTS)
                         .where(APPOINTMENTS.c.id == appointment_id)
-                        .values(starts_at=start, ends_at=start + duration)
+                        .values(starts_at=start, ends_at=start + duration, revision=APPOINTMENTS.c.revision + 1)
                         .returning(APPOINTMENTS)
                     )
                 ).one()

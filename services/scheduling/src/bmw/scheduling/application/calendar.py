@@ -5,9 +5,8 @@ Calendar apps cannot send a bearer token, so a feed's URL carries a secret: whoe
 feed. Only the SHA-256 of the secret is stored (a leaked database yields no working URL); issuing a new one
 replaces the old one in the same row, so the old URL stops working at once.
 
-SEQUENCE: an appointment has no version column, so an entry's SEQUENCE is 0, and 1 once cancelled; a
-rescheduled appointment keeps its SEQUENCE (subscribed feeds are replaced as a whole, so apps follow the
-new time anyway).
+SEQUENCE is the appointment's revision, raised by every move and status change, so that an ``.ics`` imported
+once is updated by apps that honour SEQUENCE (Outlook does). A workshop's is 0, and 1 once cancelled.
 """
 
 from __future__ import annotations
