@@ -30,37 +30,25 @@ from bmw.servicekit.uow import UnitOfWork
 
 async def remember_contract(uow: UnitOfWork, event: CloudEvent, data: ContractActivated) -> None:
     """billing.contract.activated.v1: keep the products, so bookings can be checked against them."""
-    products = [product.model_dump(mode="json") for product in data.products]
-    await uow.session.execute(
-        insert(CONTRACTS)
-        .values(
-            id=data.contract_id,
-            tenant_id=event.tenantid,
-            period_start=data.period_start,
-            period_end=data.period_end,
-            products=products,
-        )
-        .on_conflict_do_update(
-            index_elements=[CONTRACTS.c.id],
-            set_={"period_start": data.period_start, "period_end": data.period_end, "products": products},
-        )
-    )
+    await _keep(uow, event, data, ended=False)
 
 
 async def end_contract(uow: UnitOfWork, event: CloudEvent, data: ContractEnded) -> None:
     """billing.contract.ended.v1: the contract covers nothing after its actual last day."""
-    products = [product.model_dump(mode="json") for product in data.products]
+    await _keep(uow, event, data, ended=True)
+
+
+async def _keep(uow: UnitOfWork, event: CloudEvent, data: ContractActivated | ContractEnded, *, ended: bool) -> None:
+    values = {
+        "period_start": data.period_start,
+        "period_end": data.period_end,
+        "products": [product.model_dump(mode="json") for product in data.products],
+        "ended": ended,
+    }
     await uow.session.execute(
         insert(CONTRACTS)
-        .values(
-            id=data.contract_id,
-            tenant_id=event.tenantid,
-            period_start=data.period_start,
-            period_end=data.period_end,
-            products=products,
-            ended=True,
-        )
-        .on_conflict_do_update(index_elements=[CONTRACTS.c.id], set_={"period_end": data.period_end, "ended": True})
+        .values(id=data.contract_id, tenant_id=event.tenantid, **values)
+        .on_conflict_do_update(index_elements=[CONTRACTS.c.id], set_=values)
     )
 
 
