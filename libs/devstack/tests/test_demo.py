@@ -26,12 +26,14 @@ def fake_stack(tmp_path: Path) -> Stack:
 def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -> None:
     calls: list[tuple[str, dict[str, object]]] = []
     referral_tokens: list[str] = []
+    referral_keys: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         calls.append((f"{request.url.host}{request.url.path}", body))
         if request.url.path == "/referrals":
             referral_tokens.append(request.headers["Authorization"])
+            referral_keys.append(request.headers["Idempotency-Key"])
             return httpx.Response(201, json={"id": str(uuid.uuid4()), "status": "case_opened"})
         assert request.headers["Authorization"] == "Bearer admin-token"
         if request.url.path == "/client-organisations":
@@ -53,6 +55,9 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
         *["scheduling.test/workers"] * 4,
         "billing.test/contracts",
         "billing.test/contracts",
+        "scheduling.test/workshops",
+        "scheduling.test/workshops",
+        "scheduling.test/secondments",
     ]
     # The story: a reorganisation in Logistiek shows as visible cells (5 or more), the rest stays small.
     per_cell: dict[tuple[object, object], int] = {}
@@ -64,6 +69,19 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
     assert any(count < 5 for count in per_cell.values()), "some cells must stay under k"
     assert all(r["employee_consented"] and r["channel"] == "hr" for r in referrals)
     assert len(set(referral_tokens)) == 2, "one HR contact per organisation, never the admin"
+    assert len(set(referral_keys)) == len(referrals), "each story referral is idempotent on its own key"
+    # The scheduling story: a nominated training at the logistics company, an open workshop and walk-in
+    # hours at the municipality, each by workers who serve the organisation.
+    dismissal, hybrid = (body for path, body in calls if path == "scheduling.test/workshops")
+    assert (dismissal["tenant_id"], dismissal["self_registration"]) == (tenants[0].id, False)
+    assert (hybrid["tenant_id"], hybrid["self_registration"]) == (tenants[1].id, True)
+    walk_in = next(body for path, body in calls if path == "scheduling.test/secondments")
+    assert walk_in["walk_in"] is True and walk_in["tenant_id"] == tenants[1].id
+    worker_bodies = [w for path, w in calls if path == "scheduling.test/workers"]
+    served = {w.id: body["tenant_ids"] for w, body in zip(stack.demo_workers, worker_bodies, strict=True)}
+    for planned in (dismissal, hybrid):
+        for trainer in planned["trainer_ids"]:  # type: ignore[attr-defined]
+            assert planned["tenant_id"] in served[trainer]
     organisation = calls[0][1]
     assert organisation["account_manager_id"] == DEMO_ACCOUNT_MANAGER_ID
     assert len(str(organisation["kvk_number"])) == 8

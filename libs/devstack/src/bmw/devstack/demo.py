@@ -7,6 +7,7 @@ stops it with a :class:`DemoLoadError` that names the request and quotes the ans
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from bmw.contracts.taxonomy import ProductKind, Role, Specialism, VatRate
 
 if TYPE_CHECKING:
     from bmw.devstack.stack import Stack
+
+logger = logging.getLogger(__name__)
 
 _NAMESPACE: Final = uuid.UUID("6f1c1a52-6f1e-4b8e-9c43-0d6a3c1e2b7a")
 
@@ -187,7 +190,9 @@ _WORKERS: Final = (
 )
 
 
-def _post(client: httpx.Client, url: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _post(
+    client: httpx.Client, url: str, token: str, payload: dict[str, Any], *, with_id: bool = True
+) -> dict[str, Any]:
     key = str(uuid.uuid5(_NAMESPACE, f"{url} {sorted(payload.items())!r}"))
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
     try:
@@ -200,7 +205,7 @@ def _post(client: httpx.Client, url: str, token: str, payload: dict[str, Any]) -
         body = response.json()
     except ValueError:
         raise DemoLoadError(f"POST {url} answered something that is not JSON: {response.text[:300]}") from None
-    if not isinstance(body, dict) or "id" not in body:
+    if not isinstance(body, dict) or (with_id and "id" not in body):
         raise DemoLoadError(f"POST {url} answered without an id: {response.text[:1000]}")
     return body
 
@@ -274,6 +279,7 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
                 },
             )
         _refer(http, stack, tenants)
+        _plan(http, scheduling, admin_token, tenants, workers)
         return tenants
     finally:
         if own_client:
@@ -327,10 +333,86 @@ def _refer(http: httpx.Client, stack: Stack, tenants: list[DemoTenant]) -> None:
                 _post_when_known(http, intake, token, payload)
 
 
+def _local(day: date, hour: int, minute: int = 0) -> str:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo("Europe/Amsterdam")).isoformat()
+
+
+def _weekday_after(today: date, weekday: int, weeks: int) -> date:
+    """The given weekday (0 = Monday) in the week ``weeks`` weeks after this one."""
+    return today - timedelta(days=today.weekday()) + timedelta(weeks=weeks, days=weekday)
+
+
+def _plan(
+    http: httpx.Client, scheduling: str, admin_token: str, tenants: list[DemoTenant], workers: list[DemoWorker]
+) -> None:
+    """The scheduling side of the story, two weeks out (after the intakes the referrals booked):
+
+    * Van der Veen asked for a training *conducting dismissal conversations* for the Logistiek team leaders
+      (participants nominated by HR, at the distribution centre);
+    * the municipality offers its ICT staff a self-registration workshop on working in a hybrid team;
+    * and a social worker holds walk-in consultation hours (spreekuur) at Sociaal Domein every Tuesday
+      morning for six weeks, where the workload stress shows.
+
+    Planned again on a later ``make dev`` the same times may be taken already: that is reported, not fatal.
+    """
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    van_der_veen, municipality = tenants[0], tenants[1]
+    sanne, mohamed = workers[0], workers[1]
+    plans = (
+        (
+            f"{scheduling}/workshops",
+            {
+                "tenant_id": van_der_veen.id,
+                "theme": "conducting_dismissal_conversations",
+                "title": "Slechtnieuwsgesprekken voeren — teamleiders Logistiek",
+                "location": "client_site",
+                "location_detail": "Distributiecentrum Zaandam, vergaderzaal 2",
+                "start": _local(_weekday_after(today, 3, 2), 13, 30),
+                "duration_minutes": 180,
+                "capacity": 12,
+                "trainer_ids": [sanne.id, mohamed.id],
+                "self_registration": False,
+            },
+        ),
+        (
+            f"{scheduling}/workshops",
+            {
+                "tenant_id": municipality.id,
+                "theme": "working_in_a_hybrid_team",
+                "location": "video",
+                "start": _local(_weekday_after(today, 2, 3), 9, 30),
+                "capacity": 15,
+                "trainer_ids": [mohamed.id],
+                "self_registration": True,
+            },
+        ),
+        (
+            f"{scheduling}/secondments",
+            {
+                "worker_id": mohamed.id,
+                "tenant_id": municipality.id,
+                "start": _local(_weekday_after(today, 1, 2), 9),
+                "end": _local(_weekday_after(today, 1, 2), 12),
+                "walk_in": True,
+                "repeat_weekly": 5,
+            },
+        ),
+    )
+    for url, payload in plans:
+        try:
+            _post(http, url, admin_token, payload, with_id=False)
+        except DemoLoadError as error:
+            if "HTTP 409" not in str(error):
+                raise
+            logger.warning("demo: %s not planned again, its time is taken: %s", url.rsplit("/", 1)[-1], error)
+
+
 def _post_when_known(http: httpx.Client, url: str, token: str, payload: dict[str, Any], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
+    # The same story referral on a later `make dev` over the same data is recognised, not referred twice.
+    key = str(uuid.uuid5(_NAMESPACE, f"{url} {payload!r}"))
     while True:
-        response = http.post(url, json=payload, headers={"Authorization": f"Bearer {token}"})
+        response = http.post(url, json=payload, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
         if response.status_code == 201:
             return
         unknown_unit = response.status_code == 422 and "org_unit_id" in response.text
