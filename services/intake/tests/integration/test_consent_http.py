@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bmw.contracts.pseudonyms import login_digest
 from bmw.intake.adapters.tables import CASES
 from bmw.intake.application.referrals import expire_referrals
 
@@ -185,3 +186,18 @@ async def test_the_same_idempotency_key_replays_the_first_answer(intake: Any, fl
     )
     received = [data["referral_id"] for kind, data in found if kind == "intake.referral.received.v1"]
     assert sorted(received) == sorted([first.json()["id"], theirs.json()["id"]]), "a replay publishes nothing"
+
+
+async def test_a_self_referral_tells_scheduling_the_employees_login_digest_and_an_hr_referral_does_not(
+    intake: Any, flows: Any
+) -> None:
+    tenant, unit = await flows.tenant()
+    subject = f"employee-{uuid.uuid4()}"
+    employee = flows.token("employee", tenant=tenant, sub=subject)
+    own = await flows.refer(tenant, unit, channel="self", referrer=employee)
+    by_hr = await flows.refer(tenant, unit)
+    mine = await flows.event(tenant, "intake.case.opened.v1", referral_id=own["id"])
+    theirs = await flows.event(tenant, "intake.case.opened.v1", referral_id=by_hr["id"])
+    assert mine["employee_login"] == login_digest(subject), "so the employee can see their own appointments"
+    assert subject not in str(mine), "the login itself never travels"
+    assert theirs.get("employee_login") is None, "HR's login is not the employee's"
