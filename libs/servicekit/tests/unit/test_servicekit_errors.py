@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bmw.servicekit.app import FlowContextMiddleware
 from bmw.servicekit.context import current_flow
@@ -73,6 +73,14 @@ def build_app() -> FastAPI:
     @app.get("/database-down")
     async def database_down() -> None:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError(SECRET))
+
+    @app.get("/deadlock")
+    async def deadlock() -> None:
+        raise DBAPIError("INSERT INTO appointments ...", {}, _WithSqlstate(SECRET, "40P01"))
+
+    @app.get("/other-database-error")
+    async def other_database_error() -> None:
+        raise DBAPIError("INSERT INTO appointments ...", {}, _WithSqlstate(SECRET, "22001"))
 
     @app.get("/connection-refused")
     async def connection_refused() -> None:
@@ -182,6 +190,22 @@ async def test_service_unavailable_says_when_to_retry(client: httpx.AsyncClient)
 
 
 # -- infrastructure and internal errors -----------------------------------------------------------
+
+
+class _WithSqlstate(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+async def test_a_deadlock_is_a_503_the_caller_may_retry_and_other_database_errors_stay_masked(
+    client: httpx.AsyncClient,
+) -> None:
+    lost = await client.get("/deadlock")
+    assert lost.status_code == 503 and int(lost.headers["retry-after"]) > 0
+    assert error_of(lost)["code"] == "unavailable" and SECRET not in lost.text
+    other = await client.get("/other-database-error")
+    assert other.status_code == 500 and SECRET not in other.text
 
 
 @pytest.mark.parametrize("path", ["/database-down", "/connection-refused"])

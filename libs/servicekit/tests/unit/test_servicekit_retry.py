@@ -70,6 +70,12 @@ def test_no_backoff_means_no_wait() -> None:
     assert RetryPolicy(backoff_seconds=0).delay(7) == 0
 
 
+class _Sqlstate(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -79,8 +85,17 @@ def test_no_backoff_means_no_wait() -> None:
         ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
         TimeoutError("timed out"),
         DBAPIError("SELECT 1", {}, Exception("terminating connection"), connection_invalidated=True),
+        DBAPIError("INSERT 1", {}, _Sqlstate("deadlock detected", "40P01")),
     ],
-    ids=["operational", "interface", "connection", "connection-refused", "timeout", "invalidated-connection"],
+    ids=[
+        "operational",
+        "interface",
+        "connection",
+        "connection-refused",
+        "timeout",
+        "invalidated-connection",
+        "deadlock",
+    ],
 )
 def test_infrastructure_errors_are_transient(error: BaseException) -> None:
     assert is_transient(error)

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bmw.servicekit.context import current_flow
@@ -99,6 +99,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: A deadlock PostgreSQL broke, or a serialisation failure: nothing changed, the same request may succeed.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def _request_id() -> str:
     return current_flow().request_id or uuid.uuid4().hex
 
@@ -165,6 +169,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             503, "unavailable", "the service's database is unavailable; retry shortly", headers={"Retry-After": "5"}
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            logger.info("transaction lost to a concurrent one (%s); the caller may retry", exc.orig.sqlstate)  # type: ignore[union-attr]
+            return error_response(
+                503, "unavailable", "busy with a concurrent change; retry shortly", headers={"Retry-After": "1"}
+            )
+        return internal_error_response(exc)
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:

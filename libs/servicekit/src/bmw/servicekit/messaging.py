@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from bmw.contracts.envelope import CloudEvent, EnvelopeError, dlq_topic
 from bmw.contracts.events.base import EventData, event_class
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
+from bmw.servicekit.errors import RETRYABLE_SQLSTATES
 from bmw.servicekit.inbox import claim
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -40,7 +41,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, Interface
 
 
 def is_transient(error: BaseException) -> bool:
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
+    """Infrastructure trouble, or a transaction that lost a deadlock: retried without counting to the DLQ."""
+    if isinstance(error, DBAPIError) and (
+        error.connection_invalidated or getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    ):
         return True
     return isinstance(error, TRANSIENT_ERRORS)
 

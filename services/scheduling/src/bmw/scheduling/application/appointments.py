@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row, any_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bmw.contracts.envelope import CloudEvent
@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 NO_DOUBLE_BOOKING = "no_double_booking"
 BUFFER = timedelta(minutes=15)
 MINIMUM_NOTICE = timedelta(hours=2)
+#: SQLSTATE of a deadlock PostgreSQL broke by aborting one transaction, and how often an insert tries again.
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -73,33 +76,48 @@ async def insert_appointment(
     workshop_id: uuid.UUID | None = None,
     walk_in: bool = False,
 ) -> bool:
-    """Insert inside a savepoint; False when the worker is already booked then (the constraint said no)."""
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                insert(APPOINTMENTS).values(
-                    id=appointment.id,
-                    tenant_id=appointment.tenant_id,
-                    worker_id=appointment.worker_id,
-                    kind=appointment.kind.value,
-                    case_id=appointment.case_id,
-                    client_ref=client_ref,
-                    starts_at=appointment.start,
-                    ends_at=appointment.end,
-                    status="booked",
-                    booked_by=booked_by,
-                    location=location,
-                    employee_login=employee_login,
-                    overage=overage,
-                    workshop_id=workshop_id,
-                    walk_in=walk_in,
-                )
-            )
-    except IntegrityError as error:
-        if is_double_booking(error):
-            return False
-        raise
-    return True
+    """Insert inside a savepoint; False when the worker is already booked then (the constraint said no).
+
+    Two overlapping inserts in flight may deadlock on the exclusion constraint (each waits to see whether the
+    other commits); PostgreSQL then aborts one. Its savepoint is rolled back and the insert tried again, which
+    now waits for the survivor and either meets the constraint (False) or, if the survivor rolled back, wins.
+    """
+    values = {
+        "id": appointment.id,
+        "tenant_id": appointment.tenant_id,
+        "worker_id": appointment.worker_id,
+        "kind": appointment.kind.value,
+        "case_id": appointment.case_id,
+        "client_ref": client_ref,
+        "starts_at": appointment.start,
+        "ends_at": appointment.end,
+        "status": "booked",
+        "booked_by": booked_by,
+        "location": location,
+        "employee_login": employee_login,
+        "overage": overage,
+        "workshop_id": workshop_id,
+        "walk_in": walk_in,
+    }
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(APPOINTMENTS).values(**values))
+        except IntegrityError as error:
+            if is_double_booking(error):
+                return False
+            raise
+        except DBAPIError as error:
+            if not is_deadlock(error) or attempt == DEADLOCK_RETRIES:
+                raise
+            logger.info("booking %s lost a deadlock on the exclusion constraint; trying again", appointment.id)
+            continue
+        return True
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def is_deadlock(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == DEADLOCK_DETECTED
 
 
 Intervals = list[tuple[datetime, datetime]]
