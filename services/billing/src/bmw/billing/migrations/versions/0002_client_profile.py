@@ -1,0 +1,24 @@
+"""client profile (placeholder, filled in by issue 5's work)
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27 23:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0002'
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
