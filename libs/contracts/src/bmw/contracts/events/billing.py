@@ -27,6 +27,11 @@ class OrgUnit(WireModel):
         description="Name of the department or location (an organisation's unit, never a person).",
     )
     parent_id: uuid.UUID | None = Field(default=None, description="Parent unit in the org tree.")
+    kind: Literal["department", "location"] = Field(
+        default="department",
+        description="What the unit is: a department (organisational) or a location (a site, e.g. for on-site "
+        "work); absent in events from before units had a kind, which were departments.",
+    )
 
 
 @event("billing.client.registered.v1")
