@@ -32,9 +32,11 @@ BEGIN
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-END $$;
+END $$
+"""
+FREEZE_TRIGGER = """
 CREATE TRIGGER invoices_issued_are_final BEFORE UPDATE OR DELETE ON invoices
-    FOR EACH ROW EXECUTE FUNCTION invoices_issued_are_final();
+    FOR EACH ROW EXECUTE FUNCTION invoices_issued_are_final()
 """
 
 
@@ -103,7 +105,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_invoice_lines_invoice_id_invoices'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('invoice_id', 'line_no', name=op.f('pk_invoice_lines'))
     )
-    op.execute(FREEZE_ISSUED)
+    op.execute(FREEZE_ISSUED)  # asyncpg runs one statement per call
+    op.execute(FREEZE_TRIGGER)
 
 
 def downgrade() -> None:

@@ -1,0 +1,641 @@
+"""Billing runs, invoices and credit notes.
+
+A **billing run** for a period (a month or a quarter), over every client organisation or one, makes one
+**draft** invoice per organisation: its open usage up to the end of the period (late usage of an earlier
+period included), aggregated per product and price, and its subscriptions' share of the year. Running a
+period again creates nothing new (one invoice per organisation and period, enforced by a unique index). A
+provider admin reviews a draft and **issues** it, or the periodic job issues it after the grace period: then
+it gets its gapless number, its UBL 2.1 XML and HTML rendering are frozen, and ``billing.invoice.issued.v1``
+is published. An issued invoice never changes (a trigger refuses it); a **credit note** corrects it.
+
+Invoice lines carry no person: usage is aggregated per product, and a trajectory appears only under a
+pseudonymous reference derived from its case id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bmw.billing.adapters.invoice_json import invoice_from_json, invoice_to_json
+from bmw.billing.adapters.invoice_tables import BILLING_RUNS, INVOICE_LINES, INVOICES
+from bmw.billing.adapters.rendering import render_html
+from bmw.billing.adapters.tables import (
+    CONTRACTS,
+    ORGANISATION_ADDRESSES,
+    ORGANISATION_CONTACTS,
+    ORGANISATIONS,
+    USAGE,
+)
+from bmw.billing.adapters.ubl import to_ubl
+from bmw.billing.application.numbering import next_invoice_number
+from bmw.billing.domain.contracts import Product
+from bmw.billing.domain.invoices import (
+    Address,
+    DocumentKind,
+    ElectronicAddress,
+    InvalidInvoice,
+    Invoice,
+    InvoiceLine,
+    InvoicePeriod,
+    Party,
+    UnitCode,
+    VatTreatment,
+    credit_note_for,
+)
+from bmw.billing.domain.periods import Period
+from bmw.billing.settings import BillingSettings
+from bmw.contracts.events.billing import InvoiceIssued
+from bmw.contracts.taxonomy import ProductKind, Role
+from bmw.servicekit.auth import Principal
+from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+#: How a product's line reads on an invoice (Dutch), by product kind and whether it is overage.
+DESCRIPTIONS: dict[ProductKind, str] = {
+    ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR: "Abonnement bedrijfsmaatschappelijk werk per medewerker",
+    ProductKind.HOUR_BUNDLE: "Begeleidingsuren (uurbundel)",
+    ProductKind.TRAJECTORY_FIXED_PRICE: "Traject vaste prijs",
+    ProductKind.WORKSHOP_PER_SESSION: "Workshop (per sessie)",
+    ProductKind.WORKSHOP_PER_PARTICIPANT: "Workshop (per deelnemer)",
+    ProductKind.SECONDMENT_HOURLY: "Detachering (uren op locatie)",
+    ProductKind.LATE_CANCELLATION_FEE: "Late annulering",
+    ProductKind.NO_SHOW_FEE: "Niet verschenen (no-show)",
+}
+UNITS: dict[str, UnitCode] = {"hour": UnitCode.HOUR}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    tenant_id: uuid.UUID
+    reason: str
+
+
+@dataclass
+class RunResult:
+    run_id: uuid.UUID
+    period: Period
+    drafts: list[uuid.UUID] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    status: str
+    number: str | None
+    period_start: date
+    period_end: date
+    issue_date: date | None
+    due_date: date | None
+    net_cents: int
+    vat_cents: int
+    gross_cents: int
+    corrects_invoice_id: uuid.UUID | None
+    credited_by_id: uuid.UUID | None
+    document: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Any) -> InvoiceView:
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            kind=row.kind,
+            status=row.status,
+            number=row.number,
+            period_start=row.period_start,
+            period_end=row.period_end,
+            issue_date=row.issue_date,
+            due_date=row.due_date,
+            net_cents=row.net_cents,
+            vat_cents=row.vat_cents,
+            gross_cents=row.gross_cents,
+            corrects_invoice_id=row.corrects_invoice_id,
+            credited_by_id=row.credited_by_id,
+            document=row.document,
+        )
+
+
+def seller_of(settings: BillingSettings) -> Party:
+    """The provider, as the seller on every invoice."""
+    return Party(
+        name=settings.seller_name,
+        address=Address(
+            settings.seller_street, settings.seller_postal_code, settings.seller_city, settings.seller_country
+        ),
+        email=settings.seller_email,
+        kvk_number=settings.seller_kvk_number,
+        vat_id=settings.seller_vat_id,
+    )
+
+
+def _today() -> date:
+    return datetime.now(AMSTERDAM).date()
+
+
+def trajectory_reference(case_id: uuid.UUID) -> str:
+    """A pseudonymous reference of a trajectory on an invoice: not the case id, not the client's pseudonym."""
+    return "T-" + hashlib.sha256(b"bmw:trajectory:" + case_id.bytes).hexdigest()[:10].upper()
+
+
+def _end_of(period: Period) -> datetime:
+    return datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=AMSTERDAM)
+
+
+async def _buyer(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[Party, int]:
+    """The client organisation as buyer, and its payment terms; InvalidInvoice when the profile is short."""
+    organisation = (await session.execute(select(ORGANISATIONS).where(ORGANISATIONS.c.id == tenant_id))).first()
+    if organisation is None:
+        raise InvalidInvoice("unknown client organisation")
+    addresses = {
+        row.kind: row
+        for row in await session.execute(
+            select(ORGANISATION_ADDRESSES).where(ORGANISATION_ADDRESSES.c.tenant_id == tenant_id)
+        )
+    }
+    address = addresses.get("invoice") or addresses.get("postal") or addresses.get("visiting")
+    if address is None:
+        raise InvalidInvoice("the client organisation has no address: add an invoice, postal or visiting address")
+    email = organisation.invoice_email or await session.scalar(
+        select(ORGANISATION_CONTACTS.c.email)
+        .where(ORGANISATION_CONTACTS.c.tenant_id == tenant_id, ORGANISATION_CONTACTS.c.role == "finance")
+        .order_by(ORGANISATION_CONTACTS.c.position)
+        .limit(1)
+    )
+    if email is None:
+        raise InvalidInvoice("the client organisation has no invoice email and no finance contact")
+    electronic = (
+        ElectronicAddress(organisation.electronic_address, organisation.electronic_address_scheme)
+        if organisation.electronic_address
+        else None
+    )
+    party = Party(
+        name=organisation.name,
+        address=Address(f"{address.street} {address.house_number}", address.postal_code, address.city, address.country),
+        email=email,
+        kvk_number=organisation.kvk_number,
+        vat_id=organisation.vat_id,
+        electronic_address=electronic,
+    )
+    return party, int(organisation.payment_terms_days)
+
+
+def _cents(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def _lines(
+    session: AsyncSession, tenant_id: uuid.UUID, period: Period
+) -> tuple[list[InvoiceLine], list[uuid.UUID], list[Any]]:
+    """Invoice lines from open usage up to the end of the period and the subscriptions in force in it;
+    the usage ids they bill, and the contracts involved."""
+    contracts = {
+        row.id: row
+        for row in await session.execute(
+            select(CONTRACTS).where(
+                CONTRACTS.c.tenant_id == tenant_id,
+                CONTRACTS.c.period_start <= period.end,
+                CONTRACTS.c.period_end >= period.start,
+            )
+        )
+    }
+    usage = list(
+        await session.execute(
+            select(USAGE)
+            .where(
+                USAGE.c.tenant_id == tenant_id,
+                USAGE.c.status == "open",
+                USAGE.c.occurred_at < _end_of(period),
+            )
+            .order_by(USAGE.c.occurred_at)
+            .with_for_update()
+        )
+    )
+    for row in usage:  # usage of an earlier contract billed late: its contract's products still apply
+        if row.contract_id not in contracts:
+            contract = (await session.execute(select(CONTRACTS).where(CONTRACTS.c.id == row.contract_id))).first()
+            if contract is not None:
+                contracts[contract.id] = contract
+    products = {
+        (contract_id, raw["code"]): Product.from_json(raw)
+        for contract_id, contract in contracts.items()
+        for raw in contract.products
+    }
+    groups: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
+    billed: dict[tuple[Any, ...], list[uuid.UUID]] = defaultdict(list)
+    for row in usage:
+        reference = row.case_id if row.kind == ProductKind.TRAJECTORY_FIXED_PRICE.value else None
+        key = (row.contract_id, row.product_code, row.unit_price_cents, row.overage, row.unit, reference)
+        groups[key] += Decimal(row.quantity)
+        billed[key].append(row.id)
+    lines: list[InvoiceLine] = []
+    usage_ids: list[uuid.UUID] = []
+
+    def add(product: Product, description: str, quantity: Decimal, unit: UnitCode, price: int) -> None:
+        lines.append(
+            InvoiceLine(
+                line_id=str(len(lines) + 1),
+                product_code=product.code,
+                description=description,
+                quantity=quantity,
+                unit_code=unit,
+                unit_price_cents=price,
+                vat=VatTreatment.from_rate(product.vat_rate, exemption_reason=product.vat_exemption_reason),
+            )
+        )
+
+    for contract in contracts.values():
+        if contract.period_start > period.end or contract.period_end < period.start:
+            continue
+        for raw in contract.products:
+            product = Product.from_json(raw)
+            if product.kind is ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR and contract.employees:
+                share = period.share_of_year
+                price = _cents(Decimal(product.unit_price_cents) * share.numerator / share.denominator)
+                label = f"{DESCRIPTIONS[product.kind]} ({period.label})"
+                add(product, label, Decimal(contract.employees), UnitCode.ONE, price)
+    for key in sorted(groups, key=lambda k: (str(k[0]), k[1], k[3], str(k[5]))):
+        contract_id, code, price, overage, unit, reference = key
+        quantity = groups[key]
+        if quantity <= 0:
+            continue  # a correction larger than what is still open: billed with later usage
+        product = products[(contract_id, code)]
+        description = DESCRIPTIONS[product.kind] + (" boven de bundel" if overage else "")
+        if reference is not None:
+            description = f"{description}, ref. {trajectory_reference(reference)}"
+        add(product, description, quantity, UNITS.get(unit, UnitCode.ONE), int(price))
+        usage_ids.extend(billed[key])
+    return lines, usage_ids, list(contracts.values())
+
+
+async def run_billing(
+    period: Period,
+    *,
+    tenant_id: uuid.UUID | None,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    settings: BillingSettings,
+    today: date | None = None,
+) -> RunResult:
+    """A billing run: one draft invoice per client organisation with something to bill in the period."""
+    principal.require_role(Role.PROVIDER_ADMIN)
+    result = RunResult(uuid.uuid4(), period)
+    async with uow() as work:
+        await work.session.execute(
+            insert(BILLING_RUNS).values(
+                id=result.run_id,
+                period_start=period.start,
+                period_end=period.end,
+                tenant_id=tenant_id,
+                started_by=principal.subject,
+            )
+        )
+        if tenant_id is None:
+            tenants = list(await work.session.scalars(select(ORGANISATIONS.c.id).order_by(ORGANISATIONS.c.name)))
+        else:
+            if await work.session.scalar(select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id == tenant_id)) is None:
+                raise NotFound("client organisation not found")
+            tenants = [tenant_id]
+        await work.commit()
+    for tenant in tenants:  # one transaction per organisation: one that cannot be billed stops no other
+        async with uow(tenant_id=tenant) as work:
+            outcome = await _draft(work, tenant, period, result.run_id, settings, today or _today())
+            if isinstance(outcome, Skipped):
+                result.skipped.append(outcome)
+                continue
+            await work.commit()
+            result.drafts.append(outcome)
+    async with uow() as work:
+        await work.session.execute(
+            update(BILLING_RUNS).where(BILLING_RUNS.c.id == result.run_id).values(drafts_created=len(result.drafts))
+        )
+        await work.commit()
+    return result
+
+
+async def _draft(
+    work: UnitOfWork, tenant_id: uuid.UUID, period: Period, run_id: uuid.UUID, settings: BillingSettings, today: date
+) -> uuid.UUID | Skipped:
+    session = work.session
+    existing = await session.scalar(
+        select(INVOICES.c.status).where(
+            INVOICES.c.tenant_id == tenant_id,
+            INVOICES.c.kind == "invoice",
+            INVOICES.c.period_start == period.start,
+            INVOICES.c.period_end == period.end,
+        )
+    )
+    if existing is not None:
+        return Skipped(tenant_id, f"already has a {existing} invoice for {period.label}")
+    lines, usage_ids, contracts = await _lines(session, tenant_id, period)
+    if not lines:
+        return Skipped(tenant_id, f"nothing to bill for {period.label}")
+    references = [c for c in contracts if c.buyer_reference or c.purchase_order]
+    buyer_reference = references[0].buyer_reference if references else None
+    order_reference = references[0].purchase_order if references else None
+    try:
+        buyer, terms = await _buyer(session, tenant_id)
+        invoice = Invoice(
+            kind=DocumentKind.INVOICE,
+            number=None,
+            issue_date=today,
+            payment_terms_days=terms,
+            period=InvoicePeriod(period.start, period.end),
+            seller=seller_of(settings),
+            buyer=buyer,
+            seller_iban=settings.seller_iban,
+            lines=tuple(lines),
+            buyer_reference=buyer_reference or (None if order_reference else f"BMW {period.label}"),
+            order_reference=order_reference,
+        )
+    except InvalidInvoice as error:
+        return Skipped(tenant_id, str(error))
+    invoice_id = uuid.uuid4()
+    inserted = await session.execute(
+        pg_insert(INVOICES)
+        .values(
+            id=invoice_id,
+            tenant_id=tenant_id,
+            kind="invoice",
+            status="draft",
+            period_start=period.start,
+            period_end=period.end,
+            buyer_reference=invoice.buyer_reference,
+            purchase_order=invoice.order_reference,
+            net_cents=invoice.totals.net_cents,
+            vat_cents=invoice.totals.vat_cents,
+            gross_cents=invoice.totals.gross_cents,
+            document=invoice_to_json(invoice),
+            run_id=run_id,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[INVOICES.c.tenant_id, INVOICES.c.period_start, INVOICES.c.period_end],
+            index_where=INVOICES.c.kind == "invoice",
+        )
+        .returning(INVOICES.c.id)
+    )
+    if inserted.first() is None:  # a concurrent run of the same period was first
+        return Skipped(tenant_id, f"already has an invoice for {period.label}")
+    await _store_lines(session, invoice_id, invoice)
+    if usage_ids:
+        await session.execute(
+            update(USAGE)
+            .where(USAGE.c.id.in_(usage_ids))
+            .values(status="invoiced", invoice_id=invoice_id, updated_at=func.now())
+        )
+    return invoice_id
+
+
+async def _store_lines(session: AsyncSession, invoice_id: uuid.UUID, invoice: Invoice) -> None:
+    await session.execute(
+        insert(INVOICE_LINES),
+        [
+            {
+                "invoice_id": invoice_id,
+                "line_no": number,
+                "product_code": line.product_code,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_code": line.unit_code.value,
+                "unit_price_cents": line.unit_price_cents,
+                "net_cents": line.net_cents,
+                "vat_rate": f"{line.vat.category.value}:{line.vat.rate}",
+            }
+            for number, line in enumerate(invoice.lines, start=1)
+        ],
+    )
+
+
+def _require_reader(principal: Principal, tenant_id: uuid.UUID, status: str) -> None:
+    if principal.has_role(Role.PROVIDER_ADMIN):
+        return
+    if not principal.may_act_for(tenant_id) or principal.has_role(Role.SOCIAL_WORKER):
+        raise NotFound("invoice not found")
+    if status != "issued":
+        raise NotFound("invoice not found")  # drafts are the provider's until issued
+    if principal.has_role(Role.INTEGRATION) and "invoices:read" not in principal.scopes:
+        raise Forbidden("this integration lacks the scope invoices:read")
+    if not principal.has_role(Role.CLIENT_CONTACT, Role.ACCOUNT_MANAGER, Role.INTEGRATION):
+        raise NotFound("invoice not found")
+
+
+async def read_invoice(
+    invoice_id: uuid.UUID, *, principal: Principal, uow: UnitOfWorkFactory
+) -> tuple[InvoiceView, Any]:
+    """An invoice and its frozen documents (row), for those who may read it."""
+    async with uow() as work:
+        row = (await work.session.execute(select(INVOICES).where(INVOICES.c.id == invoice_id))).first()
+    if row is None:
+        raise NotFound("invoice not found")
+    _require_reader(principal, row.tenant_id, row.status)
+    return InvoiceView.of(row), row
+
+
+async def list_invoices(
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    tenant_id: uuid.UUID | None,
+    status: str | None,
+    limit: int = 100,
+) -> list[InvoiceView]:
+    """Invoices, newest period first: all for provider admins, issued ones of the caller's organisations else."""
+    conditions: list[Any] = []
+    if not principal.has_role(Role.PROVIDER_ADMIN):
+        if tenant_id is None:
+            raise InvalidInput(
+                "say which client organisation", fields=[FieldError(path="query.tenant_id", message="required")]
+            )
+        _require_reader(principal, tenant_id, "issued")
+        conditions.append(INVOICES.c.status == "issued")
+    if tenant_id is not None:
+        conditions.append(INVOICES.c.tenant_id == tenant_id)
+    if status is not None:
+        conditions.append(INVOICES.c.status == status)
+    async with uow() as work:
+        rows = await work.session.execute(
+            select(INVOICES)
+            .where(*conditions)
+            .order_by(INVOICES.c.period_start.desc(), INVOICES.c.number.desc().nulls_first(), INVOICES.c.id)
+            .limit(limit)
+        )
+        return [InvoiceView.of(row) for row in rows]
+
+
+async def _locked(session: AsyncSession, invoice_id: uuid.UUID) -> Any:
+    row = (await session.execute(select(INVOICES).where(INVOICES.c.id == invoice_id).with_for_update())).first()
+    if row is None:
+        raise NotFound("invoice not found")
+    return row
+
+
+async def _issue_locked(work: UnitOfWork, row: Any, issuer: str, today: date) -> InvoiceView:
+    """Number, freeze and announce a draft whose row the caller holds locked."""
+    if row.status != "draft":
+        raise Conflict(f"invoice {row.number} is already issued", current_state=row.status)
+    draft = invoice_from_json(row.document)
+    number = await next_invoice_number(work.session, today.year)
+    invoice = draft.issued(number, today)
+    changed = (
+        await work.session.execute(
+            update(INVOICES)
+            .where(INVOICES.c.id == row.id)
+            .values(
+                status="issued",
+                number=number,
+                issue_date=today,
+                due_date=invoice.due_date,
+                document=invoice_to_json(invoice),
+                ubl_xml=to_ubl(invoice).decode(),
+                html=render_html(invoice),
+                issued_at=datetime.now(UTC),
+                issued_by=issuer,
+            )
+            .returning(INVOICES)
+        )
+    ).one()
+    totals = invoice.signed_totals
+    await work.emit(
+        InvoiceIssued(
+            invoice_id=row.id,
+            number=number,
+            issue_date=today,
+            net_cents=totals.net_cents,
+            vat_cents=totals.vat_cents,
+            gross_cents=totals.gross_cents,
+            corrects_invoice_id=row.corrects_invoice_id,
+        ),
+        tenant_id=row.tenant_id,
+        subject=str(row.id),
+    )
+    return InvoiceView.of(changed)
+
+
+async def issue_invoice(
+    invoice_id: uuid.UUID, *, principal: Principal, uow: UnitOfWorkFactory, today: date | None = None
+) -> InvoiceView:
+    """Issue a reviewed draft (provider admins): it gets its number and never changes again."""
+    principal.require_role(Role.PROVIDER_ADMIN)
+    async with uow() as work:
+        row = await _locked(work.session, invoice_id)
+        issued = await _issue_locked(work, row, principal.subject, today or _today())
+        await work.commit()
+    return issued
+
+
+async def issue_due_drafts(uow: UnitOfWorkFactory, settings: BillingSettings, *, now: datetime | None = None) -> int:
+    """The periodic job: issue drafts whose billing run is older than the grace period."""
+    if settings.auto_issue_after_hours <= 0:
+        return 0
+    moment = now or datetime.now(UTC)
+    cutoff = moment - timedelta(hours=settings.auto_issue_after_hours)
+    async with uow() as work:
+        due = list(
+            await work.session.scalars(
+                select(INVOICES.c.id)
+                .join(BILLING_RUNS, BILLING_RUNS.c.id == INVOICES.c.run_id)
+                .where(INVOICES.c.status == "draft", BILLING_RUNS.c.created_at < cutoff)
+            )
+        )
+    issued = 0
+    for invoice_id in due:
+        async with uow() as work:
+            row = await _locked(work.session, invoice_id)
+            if row.status != "draft":
+                continue  # issued by hand meanwhile
+            await _issue_locked(work, row, "auto", moment.astimezone(AMSTERDAM).date())
+            await work.commit()
+            issued += 1
+    return issued
+
+
+async def credit_invoice(
+    invoice_id: uuid.UUID,
+    *,
+    release_usage: bool,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    today: date | None = None,
+) -> InvoiceView:
+    """Correct an issued invoice with a credit note that nets it to zero (provider admins). With
+    ``release_usage`` its usage is open again, to be billed right by the next run."""
+    principal.require_role(Role.PROVIDER_ADMIN)
+    day = today or _today()
+    async with uow() as work:
+        original = await _locked(work.session, invoice_id)
+        if original.kind != "invoice" or original.status != "issued":
+            raise Conflict("only an issued invoice is credited", current_state=f"{original.kind}:{original.status}")
+        if original.credited_by_id is not None:
+            raise Conflict("this invoice has been credited already", current_state="credited")
+        number = await next_invoice_number(work.session, day.year)
+        note = credit_note_for(invoice_from_json(original.document), number, day)
+        note_id = uuid.uuid4()
+        totals = note.totals
+        await work.session.execute(
+            insert(INVOICES).values(
+                id=note_id,
+                tenant_id=original.tenant_id,
+                kind="credit_note",
+                status="issued",
+                number=number,
+                period_start=original.period_start,
+                period_end=original.period_end,
+                issue_date=day,
+                due_date=note.due_date,
+                buyer_reference=note.buyer_reference,
+                purchase_order=note.order_reference,
+                corrects_invoice_id=original.id,
+                net_cents=-totals.net_cents,
+                vat_cents=-totals.vat_cents,
+                gross_cents=-totals.gross_cents,
+                document=invoice_to_json(note),
+                ubl_xml=to_ubl(note).decode(),
+                html=render_html(note),
+                issued_at=datetime.now(UTC),
+                issued_by=principal.subject,
+            )
+        )
+        await _store_lines(work.session, note_id, note)
+        await work.session.execute(update(INVOICES).where(INVOICES.c.id == original.id).values(credited_by_id=note_id))
+        if release_usage:
+            await work.session.execute(
+                update(USAGE)
+                .where(USAGE.c.invoice_id == original.id)
+                .values(status="open", invoice_id=None, updated_at=func.now())
+            )
+        signed = note.signed_totals
+        await work.emit(
+            InvoiceIssued(
+                invoice_id=note_id,
+                number=number,
+                issue_date=day,
+                net_cents=signed.net_cents,
+                vat_cents=signed.vat_cents,
+                gross_cents=signed.gross_cents,
+                corrects_invoice_id=original.id,
+            ),
+            tenant_id=original.tenant_id,
+            subject=str(note_id),
+        )
+        row = (await work.session.execute(select(INVOICES).where(INVOICES.c.id == note_id))).one()
+        await work.commit()
+    return InvoiceView.of(row)
+
+
+async def draft_html(view: InvoiceView) -> str:
+    """A draft's rendering (marked CONCEPT); issued invoices serve their frozen HTML."""
+    return render_html(invoice_from_json(view.document))
