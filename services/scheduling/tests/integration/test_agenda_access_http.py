@@ -17,7 +17,7 @@ from bmw.contracts.events.billing import ContractActivated, ContractProduct
 from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.pseudonyms import login_digest
 from bmw.contracts.taxonomy import Category, ProductKind, Urgency, VatRate
-from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, service_under_test
+from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
 from bmw.scheduling.adapters.tables import APPOINTMENTS, CONTRACTS, PENDING_INTAKES
 from bmw.scheduling.domain.availability import AMSTERDAM, is_public_holiday
 
@@ -460,3 +460,34 @@ async def test_provider_admins_change_staff_records(service: ServiceUnderTest, d
     ).status_code == 404
     read = (await service.client.get(f"/workers/{worker_id}", headers=admin)).json()
     assert read["languages"] == ["en", "nl"]
+
+
+async def test_a_walk_in_consult_is_recorded_afterwards_as_booked_and_completed(
+    service: ServiceUnderTest, dev_keys: Any
+) -> None:
+    tenant = uuid.uuid4()
+    worker_id, worker = await new_worker(service, dev_keys, tenant)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    body = {"worker_id": worker_id, "tenant_id": str(tenant), "kind": "consult", "start": yesterday.isoformat()}
+    held = await service.client.post("/appointments/held", json=body, headers=worker)
+    assert held.status_code == 201, held.text
+    assert held.json()["status"] == "completed"
+    again = await service.client.post("/appointments/held", json=body, headers=worker)
+    assert again.status_code == 409, "it overlaps the one just recorded"
+    future = {**body, "start": (datetime.now(UTC) + timedelta(hours=3)).isoformat()}
+    refused = await service.client.post("/appointments/held", json=future, headers=worker)
+    assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["path"] == "body.start"
+    colleague = bearer(dev_keys.mint("social_worker", sub=str(uuid.uuid4())))
+    assert (await service.client.post("/appointments/held", json=body, headers=colleague)).status_code == 403
+
+    async def announced() -> bool:
+        records = await read_topic(
+            service.bootstrap,
+            "bmw.scheduling.events",
+            match=lambda h: h.get("ce_subject") == held.json()["id"],
+            idle_ms=300,
+        )
+        types = [headers["ce_type"] for headers, _ in records]
+        return types == ["scheduling.appointment.booked.v1", "scheduling.appointment.completed.v1"]
+
+    await eventually(announced, what="booked then completed, for billing to meter")

@@ -228,6 +228,96 @@ async def _case_client(session: AsyncSession, booking: Booking) -> tuple[str | N
     return case.client_ref, case.employee_login
 
 
+#: How far back an appointment that already took place may be recorded.
+RECORD_WINDOW = timedelta(days=60)
+
+
+async def record_held(
+    booking: Booking, *, principal: Principal, uow: UnitOfWorkFactory, now: datetime | None = None
+) -> Booked:
+    """Record an appointment that already took place without being booked — a walk-in consult during
+    consultation hours, a session that ran on site — as booked and completed at once (the worker, or an admin).
+
+    It must lie in the past (within 60 days) and, like every appointment, overlap nothing else of the worker;
+    working hours do not apply (a walk-in may run late). Beyond the contract's entitlement it is not refused —
+    it happened — but marked overage.
+    """
+    moment = now or datetime.now(UTC)
+    if not (principal.has_role(Role.PROVIDER_ADMIN) or is_own_agenda(principal, booking.worker_id)):
+        raise Forbidden("the social worker records their own appointments (or a provider admin)")
+    principal.require_tenant(booking.tenant_id)
+    if booking.kind not in (AppointmentKind.INTAKE, AppointmentKind.CONSULT, AppointmentKind.MANAGER_CONSULTATION):
+        raise InvalidInput(
+            "only intakes, consults and manager consultations are recorded afterwards",
+            fields=[FieldError(path="body.kind", message="intake, consult or manager_consultation")],
+        )
+    if not moment - RECORD_WINDOW <= booking.start <= moment - booking.duration:
+        raise InvalidInput(
+            "an appointment recorded afterwards has ended already, and started at most 60 days ago",
+            fields=[FieldError(path="body.start", message="in the past: ended before now, within 60 days")],
+        )
+    async with uow(tenant_id=booking.tenant_id) as work:
+        worker = (await work.session.execute(select(WORKERS).where(WORKERS.c.id == booking.worker_id))).first()
+        if worker is None or booking.tenant_id not in worker.tenant_ids:
+            raise InvalidInput(
+                "no such social worker for this client organisation",
+                fields=[FieldError(path="body.worker_id", message="unknown, or does not serve this organisation")],
+            )
+        client_ref, employee_login = await _case_client(work.session, booking)
+        try:
+            verdict = await entitlement_verdict(
+                work.session,
+                tenant_id=booking.tenant_id,
+                kind=booking.kind,
+                start=booking.start,
+                duration=booking.duration,
+                client_ref=client_ref,
+            )
+        except Conflict:
+            verdict = Verdict.OVERAGE  # it took place: billed as overage, never refused
+        appointment = Appointment(
+            uuid.uuid4(),
+            booking.tenant_id,
+            booking.worker_id,
+            booking.kind,
+            booking.case_id,
+            booking.start,
+            booking.start + booking.duration,
+        )
+        overage = verdict is Verdict.OVERAGE
+        inserted = await insert_appointment(
+            work.session,
+            appointment,
+            client_ref=client_ref,
+            booked_by=principal.subject,
+            location=booking.location.value if booking.location else None,
+            employee_login=employee_login,
+            overage=overage,
+        )
+        if not inserted:
+            raise Conflict("the worker had another appointment at that time", current_state="taken")
+        await work.session.execute(
+            update(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment.id).values(status="completed", revision=1)
+        )
+        await work.emit(
+            appointment.booked_event(overage=overage), tenant_id=booking.tenant_id, subject=str(appointment.id)
+        )
+        await work.emit(
+            AppointmentCompleted(
+                appointment_id=appointment.id,
+                kind=appointment.kind,
+                case_id=appointment.case_id,
+                worker_id=appointment.worker_id,
+                start=appointment.start,
+                duration_minutes=appointment.duration_minutes,
+            ),
+            tenant_id=booking.tenant_id,
+            subject=str(appointment.id),
+        )
+        await work.commit()
+    return Booked(appointment, booking.location, overage)
+
+
 async def change_status(
     appointment_id: uuid.UUID, *, action: str, principal: Principal, uow: UnitOfWorkFactory, now: datetime | None = None
 ) -> AppointmentView:

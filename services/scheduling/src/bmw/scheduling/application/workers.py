@@ -130,13 +130,11 @@ async def change_worker(
     if "locations" in values:
         values["locations"] = [Location(v).value for v in dict.fromkeys(values["locations"])]
     async with uow() as work:
-        row = (
-            await work.session.execute(
-                update(WORKERS).where(WORKERS.c.id == worker_id).values(**values).returning(WORKERS)
-            )
-            if values
-            else await work.session.execute(select(WORKERS).where(WORKERS.c.id == worker_id))
-        ).first()
+        if values:
+            statement: Any = update(WORKERS).where(WORKERS.c.id == worker_id).values(**values).returning(WORKERS)
+        else:
+            statement = select(WORKERS).where(WORKERS.c.id == worker_id)
+        row = (await work.session.execute(statement)).first()
         if row is None:
             raise NotFound("worker not found")
         await work.commit()
@@ -208,8 +206,9 @@ async def add_exception(
         if reason:
             values["reason"] = reason.value
         await work.session.execute(insert(table).values(**values))
-        affected = (
-            await work.session.scalars(
+        affected: list[uuid.UUID] = []
+        if reason:
+            overlapped = await work.session.scalars(
                 select(APPOINTMENTS.c.id)
                 .where(
                     APPOINTMENTS.c.worker_id == worker_id,
@@ -219,9 +218,7 @@ async def add_exception(
                 )
                 .order_by(APPOINTMENTS.c.starts_at)
             )
-            if reason
-            else []
-        )
+            affected = list(overlapped)
         await work.commit()
     return TimeOff(exception_id, worker_id, start, end, reason, list(affected))
 

@@ -20,6 +20,7 @@ from bmw.scheduling.application.agenda import (
     duration_of,
     list_appointments,
     read_appointment,
+    record_held,
     reschedule,
     suitable_slots,
     worker_slots,
@@ -514,6 +515,34 @@ async def create_appointment(
         idempotency=Idempotency.optional(principal.subject, idempotency_key, body.model_dump(mode="json")),
         render=lambda booked: AppointmentRead.booked(booked).model_dump(mode="json"),
     )
+
+
+@agenda.post(
+    "/appointments/held",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AppointmentRead,
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 409, 422)},
+)
+async def create_held_appointment(
+    body: AppointmentCreate, principal: CurrentPrincipal, uow: UowFactoryDep
+) -> AppointmentRead:
+    """Record an appointment that already took place without being booked (a walk-in consult during
+    consultation hours): booked and completed at once, in the past, overlapping nothing of the worker."""
+    held = await record_held(
+        Booking(
+            worker_id=body.worker_id,
+            tenant_id=body.tenant_id,
+            kind=body.kind,
+            start=body.start,
+            duration=duration_of(body.kind, body.duration_minutes),
+            case_id=body.case_id,
+            location=body.location,
+        ),
+        principal=principal,
+        uow=uow,
+    )
+    read = AppointmentRead.booked(held)
+    return read.model_copy(update={"status": "completed"})
 
 
 class AppointmentMove(BaseModel):
