@@ -58,6 +58,7 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
         "scheduling.test/workshops",
         "scheduling.test/workshops",
         "scheduling.test/secondments",
+        *["scheduling.test/appointments/held"] * 3,
     ]
     # The story: a reorganisation in Logistiek shows as visible cells (5 or more), the rest stays small.
     per_cell: dict[tuple[object, object], int] = {}
@@ -84,6 +85,9 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
             assert planned["tenant_id"] in served[trainer]
     organisation = calls[0][1]
     assert organisation["account_manager_id"] == DEMO_ACCOUNT_MANAGER_ID
+    assert organisation["invoice_email"] and organisation["vat_id"].startswith("NL"), "enough to invoice"  # type: ignore[union-attr]
+    held = [body for path, body in calls if path == "scheduling.test/appointments/held"]
+    assert {h["tenant_id"] for h in held} == {tenants[0].id} and all(h["kind"] == "consult" for h in held)
     assert len(str(organisation["kvk_number"])) == 8
     for _, worker in calls[2:6]:
         assert set(worker) - {"id"} == {"name", "specialisms", "languages", "tenant_ids"}

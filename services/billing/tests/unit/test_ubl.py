@@ -339,3 +339,24 @@ def any_document(draw: st.DrawFn) -> Invoice:
 @given(document=any_document())
 def test_random_invoices_validate(validate_einvoice: Validate, document: Invoice) -> None:
     assert validate_einvoice(to_ubl(document)) == []
+
+
+def test_a_yearly_price_billed_per_month_uses_a_price_base_quantity_and_validates(validate_einvoice: Validate) -> None:
+    """425 employees at EUR 28.50 a year, one month: exactly 425 x 28.50 / 12 = EUR 1009.375 -> 1009.38, where a
+    rounded monthly price (EUR 2.38) would bill EUR 1011.50."""
+    subscription = InvoiceLine(
+        line_id="1",
+        product_code="BMW-ABO",
+        description="Abonnement per medewerker (2026-01, medewerker-maanden)",
+        quantity=Decimal(425),
+        unit_code=UnitCode.MONTH,
+        unit_price_cents=2_850,
+        vat=VatTreatment.from_rate(VatRate.STANDARD),
+        base_quantity=12,
+    )
+    assert subscription.net_cents == 100_938
+    document = invoice(subscription)
+    xml = to_ubl(document)
+    base = parse(xml).find(".//{*}Price/{*}BaseQuantity")
+    assert base is not None and base.text == "12" and base.get("unitCode") == "MON"
+    assert validate_einvoice(xml) == []

@@ -108,6 +108,8 @@ class _Organisation:
     products: tuple[dict[str, Any], ...]
     contract_start: date
     contract_end: date
+    profile: dict[str, Any] = field(default_factory=dict)  # VAT id, invoice address and mailbox, contacts
+    contract_terms: dict[str, Any] = field(default_factory=dict)  # employees, buyer reference, purchase order
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,30 @@ def _organisations(today: date) -> tuple[_Organisation, ...]:
             ),
             contract_start=year_start,
             contract_end=date(today.year, 12, 31),
+            profile={
+                "vat_id": "NL812345678B01",
+                "invoice_email": "crediteuren@vanderveen-logistiek.example.nl",
+                "payment_terms_days": 30,
+                "addresses": {
+                    "visiting": {
+                        "street": "Transportweg",
+                        "house_number": "12",
+                        "postal_code": "1505HX",
+                        "city": "Zaandam",
+                    },
+                    "invoice": {
+                        "street": "Postbus",
+                        "house_number": "2040",
+                        "postal_code": "1500GA",
+                        "city": "Zaandam",
+                    },
+                },
+                "contacts": [
+                    {"role": "hr", "name": "Marieke Dijkstra", "email": "hr@vanderveen-logistiek.example.nl"},
+                    {"role": "finance", "name": "Peter Kuiper", "email": "finance@vanderveen-logistiek.example.nl"},
+                ],
+            },
+            contract_terms={"employees": 420, "buyer_reference": "VDV-BMW-2026"},
         ),
         _Organisation(
             name="Gemeente Waterland aan Zee",
@@ -176,6 +202,21 @@ def _organisations(today: date) -> tuple[_Organisation, ...]:
             ),
             contract_start=ending_soon - timedelta(days=2 * 365),
             contract_end=ending_soon,
+            profile={
+                "vat_id": "NL817345607B01",
+                "invoice_email": "facturen@waterlandaanzee.example.nl",
+                "payment_terms_days": 30,
+                "addresses": {
+                    "visiting": {
+                        "street": "Raadhuisplein",
+                        "house_number": "1",
+                        "postal_code": "1441CA",
+                        "city": "Purmerend",
+                    },
+                },
+                "contacts": [{"role": "finance", "name": "Ahmed Benali", "email": "inkoop@waterlandaanzee.example.nl"}],
+            },
+            contract_terms={"purchase_order": "IO-2026-0042"},
         ),
     )
 
@@ -245,6 +286,7 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
                     "kvk_number": org.kvk_number,
                     "org_units": [{"name": unit} for unit in org.org_units],
                     "account_manager_id": DEMO_ACCOUNT_MANAGER_ID,
+                    **org.profile,
                 },
             )
             tenants.append(_tenant(body, url))
@@ -276,6 +318,7 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
                     "products": list(org.products),
                     "period_start": org.contract_start.isoformat(),
                     "period_end": org.contract_end.isoformat(),
+                    **org.contract_terms,
                 },
             )
         _refer(http, stack, tenants)
@@ -358,7 +401,7 @@ def _plan(
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
     van_der_veen, municipality = tenants[0], tenants[1]
     sanne, mohamed = workers[0], workers[1]
-    plans = (
+    plans: list[tuple[str, dict[str, Any]]] = [
         (
             f"{scheduling}/workshops",
             {
@@ -397,7 +440,19 @@ def _plan(
                 "repeat_weekly": 5,
             },
         ),
-    )
+    ]
+    # Walk-in consults already held this month (or late last month, early in a month): usage to bill.
+    first_day = today.replace(day=1) if today.day > 4 else (today.replace(day=1) - timedelta(days=10))
+    held_days = [first_day + timedelta(days=n) for n in range(10) if (first_day + timedelta(days=n)).weekday() < 5]
+    for number, day in enumerate(held_days[:3]):
+        held = {
+            "worker_id": sanne.id,
+            "tenant_id": van_der_veen.id,
+            "kind": "consult",
+            "start": _local(day, 10 + number),
+            "location": "client_site",
+        }
+        plans.append((f"{scheduling}/appointments/held", held))
     for url, payload in plans:
         try:
             _post(http, url, admin_token, payload, with_id=False)

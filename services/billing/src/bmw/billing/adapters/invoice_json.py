@@ -61,6 +61,7 @@ def _line(line: InvoiceLine) -> dict[str, Any]:
         "quantity": str(line.quantity),
         "unit_code": line.unit_code.value,
         "unit_price_cents": line.unit_price_cents,
+        "base_quantity": line.base_quantity,
         "vat": {
             "category": line.vat.category.value,
             "rate": str(line.vat.rate),
@@ -79,6 +80,7 @@ def _line_of(raw: dict[str, Any]) -> InvoiceLine:
         quantity=Decimal(raw["quantity"]),
         unit_code=UnitCode(raw["unit_code"]),
         unit_price_cents=int(raw["unit_price_cents"]),
+        base_quantity=int(raw.get("base_quantity", 1)),
         vat=VatTreatment(
             category=VatCategory(vat["category"]),
             rate=Decimal(vat["rate"]),

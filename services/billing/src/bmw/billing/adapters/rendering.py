@@ -130,6 +130,13 @@ def _iban_grouped(iban: str) -> str:
     return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
 
 
+def _per_base(line: InvoiceLine) -> str:
+    if line.base_quantity == 1:
+        return ""
+    unit = _UNITS.get(line.unit_code, line.unit_code.value)
+    return f"<div class='note'>per {line.base_quantity} {escape(unit)}</div>"
+
+
 def render_html(invoice: Invoice) -> str:
     """The invoice as one self-contained, printable HTML page in Dutch."""
     credit = invoice.is_credit_note
@@ -163,7 +170,8 @@ def render_html(invoice: Invoice) -> str:
         f"<td>{escape(line.description)}<div class='note'>{escape(line.product_code)}</div></td>"
         f'<td class="num">{format_quantity(sign * line.quantity)}</td>'
         f"<td>{escape(_UNITS.get(line.unit_code, line.unit_code.value))}</td>"
-        f'<td class="amount">{format_euro(line.unit_price_cents)}</td>'
+        f'<td class="amount">{format_euro(line.unit_price_cents)}'
+        f"{_per_base(line)}</td>"
         f'<td class="num">{escape(_vat_label(line))}</td>'
         f'<td class="amount">{format_euro(sign * line.net_cents)}</td>'
         "</tr>"

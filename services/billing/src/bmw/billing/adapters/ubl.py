@@ -120,7 +120,10 @@ def _line(parent: etree._Element, invoice: Invoice, line: InvoiceLine) -> None:
     _cbc(item, "Name", line.description)
     _cbc(_cac(item, "SellersItemIdentification"), "ID", line.product_code)
     _tax_category(item, "ClassifiedTaxCategory", line.vat, with_reason=False)
-    _money(_cac(element, "Price"), "PriceAmount", line.unit_price_cents, invoice.currency)
+    price = _cac(element, "Price")
+    _money(price, "PriceAmount", line.unit_price_cents, invoice.currency)
+    if line.base_quantity != 1:
+        _cbc(price, "BaseQuantity", str(line.base_quantity), unitCode=line.unit_code)
 
 
 def to_ubl(invoice: Invoice) -> bytes:

@@ -19,7 +19,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -194,10 +194,6 @@ async def _buyer(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[Party, in
     return party, int(organisation.payment_terms_days)
 
 
-def _cents(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 async def _lines(
     session: AsyncSession, tenant_id: uuid.UUID, period: Period
 ) -> tuple[list[InvoiceLine], list[uuid.UUID], list[Any]]:
@@ -245,7 +241,9 @@ async def _lines(
     lines: list[InvoiceLine] = []
     usage_ids: list[uuid.UUID] = []
 
-    def add(product: Product, description: str, quantity: Decimal, unit: UnitCode, price: int) -> None:
+    def add(
+        product: Product, description: str, quantity: Decimal, unit: UnitCode, price: int, base_quantity: int = 1
+    ) -> None:
         lines.append(
             InvoiceLine(
                 line_id=str(len(lines) + 1),
@@ -255,6 +253,7 @@ async def _lines(
                 unit_code=unit,
                 unit_price_cents=price,
                 vat=VatTreatment.from_rate(product.vat_rate, exemption_reason=product.vat_exemption_reason),
+                base_quantity=base_quantity,
             )
         )
 
@@ -264,10 +263,11 @@ async def _lines(
         for raw in contract.products:
             product = Product.from_json(raw)
             if product.kind is ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR and contract.employees:
-                share = period.share_of_year
-                price = _cents(Decimal(product.unit_price_cents) * share.numerator / share.denominator)
-                label = f"{DESCRIPTIONS[product.kind]} ({period.label})"
-                add(product, label, Decimal(contract.employees), UnitCode.ONE, price)
+                # The yearly price per employee, priced per 12 employee-months (BT-149): exact, no rounded
+                # monthly price that would make twelve months cost more than a year.
+                label = f"{DESCRIPTIONS[product.kind]} ({period.label}, medewerker-maanden)"
+                employee_months = Decimal(contract.employees * period.months)
+                add(product, label, employee_months, UnitCode.MONTH, product.unit_price_cents, base_quantity=12)
     for key in sorted(groups, key=lambda k: (str(k[0]), k[1], k[3], str(k[5]))):
         contract_id, code, price, overage, unit, reference = key
         quantity = groups[key]

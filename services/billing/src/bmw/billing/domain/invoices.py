@@ -237,9 +237,9 @@ class UnitCode(StrEnum):
     YEAR = "ANN"
 
 
-def line_net_cents(quantity: Decimal, unit_price_cents: int) -> int:
-    """Line net amount (BT-131): quantity × unit price, rounded half-up to the cent."""
-    return int((quantity * unit_price_cents).quantize(_CENT, rounding=ROUND_HALF_UP))
+def line_net_cents(quantity: Decimal, unit_price_cents: int, base_quantity: int = 1) -> int:
+    """Line net amount (BT-131): quantity × unit price / price base quantity, rounded half-up to the cent."""
+    return int((quantity * unit_price_cents / base_quantity).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def vat_cents_for(taxable_cents: int, rate: Decimal) -> int:
@@ -258,6 +258,9 @@ class InvoiceLine:
     unit_code: UnitCode
     unit_price_cents: int  # net price per unit, excluding VAT (BT-146)
     vat: VatTreatment
+    # Item price base quantity (BT-149): the price is for this many units. A yearly price per employee billed
+    # per month is priced per 12 employee-months, so that the line is exact instead of a rounded monthly price.
+    base_quantity: int = 1
 
     def __post_init__(self) -> None:
         _require_text(self.line_id, "line id", max_length=50)
@@ -269,11 +272,13 @@ class InvoiceLine:
         # Negative prices would need document-level allowances; a correction is a credit note.
         if self.unit_price_cents < 0:
             raise InvalidInvoice(f"line {self.line_id}: unit price must not be negative")
+        if not 1 <= self.base_quantity <= 10_000:
+            raise InvalidInvoice(f"line {self.line_id}: the price base quantity must be 1 to 10000")
 
     @property
     def net_cents(self) -> int:
         """Line net amount (BT-131) in cents."""
-        return line_net_cents(self.quantity, self.unit_price_cents)
+        return line_net_cents(self.quantity, self.unit_price_cents, self.base_quantity)
 
 
 # -- totals -------------------------------------------------------------------------------------
