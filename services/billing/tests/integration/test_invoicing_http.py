@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,10 +17,13 @@ from sqlalchemy import func, select, update
 
 from bmw.billing.adapters.invoice_tables import INVOICES
 from bmw.billing.adapters.tables import USAGE
+from bmw.billing.application.invoicing import issue_due_drafts
 from bmw.contracts.envelope import CloudEvent
+from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.events.scheduling import AppointmentCompleted, AppointmentNoShow
-from bmw.contracts.taxonomy import AppointmentKind
+from bmw.contracts.taxonomy import AppointmentKind, Category, Urgency
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
+from bmw.servicekit.uow import UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
 
@@ -267,3 +271,54 @@ async def test_bad_periods_and_outsiders_are_refused(billing: ServiceUnderTest, 
     stranger = bearer(dev_keys.mint("client_contact", tenant_id=uuid.uuid4()))
     assert (await billing.client.get(f"/invoices/{uuid.uuid4()}", headers=stranger)).status_code == 404
     assert (await billing.client.get("/invoices", headers=stranger)).status_code == 422
+
+
+async def test_drafts_are_issued_automatically_after_the_grace_period(billing: ServiceUnderTest, dev_keys: Any) -> None:
+    tenant = await client_organisation(billing, dev_keys, "Automatisch B.V.")
+    await contract(billing, dev_keys, tenant, HOURS)
+    await completed_appointments(billing, tenant, [60])
+    await metered(billing, tenant, 1)
+    (draft_id,) = (await run(billing, dev_keys, tenant, "2026-12"))["drafts"]
+    uow = UnitOfWorkFactory(billing.sessions)
+    grace = SimpleNamespace(auto_issue_after_hours=72)
+    assert await issue_due_drafts(uow, grace, now=datetime.now(UTC) + timedelta(hours=1)) == 0  # type: ignore[arg-type]
+    assert await issue_due_drafts(uow, grace, now=datetime.now(UTC) + timedelta(hours=73)) >= 1  # type: ignore[arg-type]
+    issued = (await billing.client.get(f"/invoices/{draft_id}", headers=admin(dev_keys))).json()
+    assert issued["status"] == "issued" and issued["number"] is not None
+
+
+async def test_a_usage_statement_counts_people_only_from_k_upward(billing: ServiceUnderTest, dev_keys: Any) -> None:
+    trajectory = {"code": "TRAJECT", "kind": "trajectory_fixed_price", "unit_price_cents": 125_000, "vat_rate": "21"}
+    counts = {}
+    for people in (5, 4):
+        tenant = await client_organisation(billing, dev_keys, f"Statement {people} B.V.")
+        await contract(billing, dev_keys, tenant, trajectory)
+        opened = [
+            CloudEvent.create(
+                CaseOpened(
+                    case_id=uuid.uuid4(),
+                    referral_id=uuid.uuid4(),
+                    client_ref=f"c_{uuid.uuid4().hex[:12]}",
+                    org_unit_id=uuid.uuid4(),
+                    category=Category.WORKLOAD_STRESS,
+                    urgency=Urgency.NORMAL,
+                    sla_deadline=IN_PERIOD + timedelta(days=5),
+                ),
+                tenant_id=uuid.UUID(tenant),
+                time=IN_PERIOD,
+            )
+            for _ in range(people)
+        ]
+        await billing.publish(opened)
+        await metered(billing, tenant, people)
+        (draft_id,) = (await run(billing, dev_keys, tenant))["drafts"]
+        await billing.client.post(f"/invoices/{draft_id}/issue", headers=admin(dev_keys))
+        contact = bearer(dev_keys.mint("client_contact", tenant_id=uuid.UUID(tenant)))
+        statement = await billing.client.get(f"/invoices/{draft_id}/usage-statement", headers=contact)
+        assert statement.status_code == 200, statement.text
+        (line,) = statement.json()["lines"]
+        assert line["quantity"] == f"{people}.00"
+        counts[people] = (line["people"], line["suppressed"])
+        invoice = (await billing.client.get(f"/invoices/{draft_id}", headers=contact)).json()
+        assert all("c_" not in line["description"] for line in invoice["lines"]), "no client pseudonym on an invoice"
+    assert counts == {5: (5, False), 4: (None, True)}
