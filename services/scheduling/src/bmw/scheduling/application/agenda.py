@@ -176,26 +176,9 @@ async def book(
             duration=booking.duration,
             client_ref=client_ref,
         )
-        appointment = Appointment(
-            uuid.uuid4(),
-            booking.tenant_id,
-            booking.worker_id,
-            booking.kind,
-            booking.case_id,
-            booking.start,
-            booking.start + booking.duration,
-        )
         overage = verdict is Verdict.OVERAGE
-        inserted = await insert_appointment(
-            work.session,
-            appointment,
-            client_ref=client_ref,
-            booked_by=principal.subject,
-            location=booking.location.value if booking.location else None,
-            employee_login=employee_login,
-            overage=overage,
-        )
-        if not inserted:
+        appointment = await _insert(work.session, booking, principal, client_ref, employee_login, overage)
+        if appointment is None:
             raise Conflict("that time was just booked by someone else", current_state="taken")
         await work.emit(
             appointment.booked_event(overage=overage), tenant_id=booking.tenant_id, subject=str(appointment.id)
@@ -205,6 +188,36 @@ async def book(
             await remember(work.session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
     return response
+
+
+async def _insert(
+    session: AsyncSession,
+    booking: Booking,
+    principal: Principal,
+    client_ref: str | None,
+    employee_login: str | None,
+    overage: bool,
+) -> Appointment | None:
+    """Insert the booking; None when the worker is taken then (the exclusion constraint said no)."""
+    appointment = Appointment(
+        uuid.uuid4(),
+        booking.tenant_id,
+        booking.worker_id,
+        booking.kind,
+        booking.case_id,
+        booking.start,
+        booking.start + booking.duration,
+    )
+    inserted = await insert_appointment(
+        session,
+        appointment,
+        client_ref=client_ref,
+        booked_by=principal.subject,
+        location=booking.location.value if booking.location else None,
+        employee_login=employee_login,
+        overage=overage,
+    )
+    return appointment if inserted else None
 
 
 async def _case_client(session: AsyncSession, booking: Booking) -> tuple[str | None, str | None]:
@@ -275,26 +288,9 @@ async def record_held(
             )
         except Conflict:
             verdict = Verdict.OVERAGE  # it took place: billed as overage, never refused
-        appointment = Appointment(
-            uuid.uuid4(),
-            booking.tenant_id,
-            booking.worker_id,
-            booking.kind,
-            booking.case_id,
-            booking.start,
-            booking.start + booking.duration,
-        )
         overage = verdict is Verdict.OVERAGE
-        inserted = await insert_appointment(
-            work.session,
-            appointment,
-            client_ref=client_ref,
-            booked_by=principal.subject,
-            location=booking.location.value if booking.location else None,
-            employee_login=employee_login,
-            overage=overage,
-        )
-        if not inserted:
+        appointment = await _insert(work.session, booking, principal, client_ref, employee_login, overage)
+        if appointment is None:
             raise Conflict("the worker had another appointment at that time", current_state="taken")
         await work.session.execute(
             update(APPOINTMENTS).where(APPOINTMENTS.c.id == appointment.id).values(status="completed", revision=1)

@@ -370,6 +370,17 @@ class AppointmentCreate(BaseModel):
     )
     location: Location | None = Field(default=None, description="Where it takes place; one of the worker's.")
 
+    def booking(self) -> Booking:
+        return Booking(
+            worker_id=self.worker_id,
+            tenant_id=self.tenant_id,
+            kind=self.kind,
+            start=self.start,
+            duration=duration_of(self.kind, self.duration_minutes),
+            case_id=self.case_id,
+            location=self.location,
+        )
+
 
 class AppointmentRead(BaseModel):
     """An appointment (never the client's identity)."""
@@ -501,15 +512,7 @@ async def create_appointment(
     """Book a free slot (409 when it is not free, was just taken — no double booking, ever — or exceeds the
     contract's entitlement without an overage rate)."""
     return await book(
-        Booking(
-            worker_id=body.worker_id,
-            tenant_id=body.tenant_id,
-            kind=body.kind,
-            start=body.start,
-            duration=duration_of(body.kind, body.duration_minutes),
-            case_id=body.case_id,
-            location=body.location,
-        ),
+        body.booking(),
         principal=principal,
         uow=uow,
         idempotency=Idempotency.optional(principal.subject, idempotency_key, body.model_dump(mode="json")),
@@ -529,15 +532,7 @@ async def create_held_appointment(
     """Record an appointment that already took place without being booked (a walk-in consult during
     consultation hours): booked and completed at once, in the past, overlapping nothing of the worker."""
     held = await record_held(
-        Booking(
-            worker_id=body.worker_id,
-            tenant_id=body.tenant_id,
-            kind=body.kind,
-            start=body.start,
-            duration=duration_of(body.kind, body.duration_minutes),
-            case_id=body.case_id,
-            location=body.location,
-        ),
+        body.booking(),
         principal=principal,
         uow=uow,
     )
