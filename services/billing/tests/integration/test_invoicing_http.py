@@ -322,3 +322,24 @@ async def test_a_usage_statement_counts_people_only_from_k_upward(billing: Servi
         invoice = (await billing.client.get(f"/invoices/{draft_id}", headers=contact)).json()
         assert all("c_" not in line["description"] for line in invoice["lines"]), "no client pseudonym on an invoice"
     assert counts == {5: (5, False), 4: (None, True)}
+
+
+async def test_a_quarterly_subscription_is_billed_with_its_quarter_and_never_twice(
+    billing: ServiceUnderTest, dev_keys: Any
+) -> None:
+    tenant = await client_organisation(billing, dev_keys, "Kwartaal B.V.")
+    subscription = {
+        "code": "ABO",
+        "kind": "subscription_per_employee_year",
+        "unit_price_cents": 2_850,
+        "vat_rate": "21",
+    }
+    await contract(billing, dev_keys, tenant, subscription, employees=100, invoicing_period="quarter")
+    november = await run(billing, dev_keys, tenant, "2026-11")
+    assert november["drafts"] == [] and "nothing to bill" in november["skipped"][0]["reason"]
+    (december,) = (await run(billing, dev_keys, tenant, "2026-12"))["drafts"]
+    draft = (await billing.client.get(f"/invoices/{december}", headers=admin(dev_keys))).json()
+    (line,) = draft["lines"]
+    assert (line["quantity"], line["unit_code"], draft["net_cents"]) == ("300.00", "MON", 71_250), "3 months exactly"
+    quarter = await run(billing, dev_keys, tenant, "2026-Q4")
+    assert quarter["drafts"] == [] and "overlaps the invoice" in quarter["skipped"][0]["reason"]

@@ -53,7 +53,7 @@ from bmw.billing.domain.invoices import (
     VatTreatment,
     credit_note_for,
 )
-from bmw.billing.domain.periods import Period
+from bmw.billing.domain.periods import Period, subscription_months
 from bmw.billing.settings import BillingSettings
 from bmw.contracts.events.billing import InvoiceIssued
 from bmw.contracts.taxonomy import ProductKind, Role
@@ -249,7 +249,7 @@ async def _lines(
                 line_id=str(len(lines) + 1),
                 product_code=product.code,
                 description=description,
-                quantity=quantity,
+                quantity=quantity.quantize(Decimal("0.01")),
                 unit_code=unit,
                 unit_price_cents=price,
                 vat=VatTreatment.from_rate(product.vat_rate, exemption_reason=product.vat_exemption_reason),
@@ -258,15 +258,18 @@ async def _lines(
         )
 
     for contract in contracts.values():
-        if contract.period_start > period.end or contract.period_end < period.start:
+        months = subscription_months(period, contract.invoicing_period, contract.period_start, contract.period_end)
+        if not months or not contract.employees:
             continue
         for raw in contract.products:
             product = Product.from_json(raw)
-            if product.kind is ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR and contract.employees:
+            if product.kind is ProductKind.SUBSCRIPTION_PER_EMPLOYEE_YEAR:
                 # The yearly price per employee, priced per 12 employee-months (BT-149): exact, no rounded
                 # monthly price that would make twelve months cost more than a year.
-                label = f"{DESCRIPTIONS[product.kind]} ({period.label}, medewerker-maanden)"
-                employee_months = Decimal(contract.employees * period.months)
+                label = (
+                    f"{DESCRIPTIONS[product.kind]} ({period.label}: {contract.employees} medewerkers x {months} mnd)"
+                )
+                employee_months = Decimal(contract.employees * months)
                 add(product, label, employee_months, UnitCode.MONTH, product.unit_price_cents, base_quantity=12)
     for key in sorted(groups, key=lambda k: (str(k[0]), k[1], k[3], str(k[5]))):
         contract_id, code, price, overage, unit, reference = key
@@ -341,6 +344,21 @@ async def _draft(
     )
     if existing is not None:
         return Skipped(tenant_id, f"already has a {existing} invoice for {period.label}")
+    overlapping = (
+        await session.execute(
+            select(INVOICES.c.period_start, INVOICES.c.period_end).where(
+                INVOICES.c.tenant_id == tenant_id,
+                INVOICES.c.kind == "invoice",
+                INVOICES.c.credited_by_id.is_(None),
+                INVOICES.c.period_start <= period.end,
+                INVOICES.c.period_end >= period.start,
+            )
+        )
+    ).first()
+    if overlapping is not None:  # a month inside an invoiced quarter, or the other way round: bill nothing twice
+        return Skipped(
+            tenant_id, f"{period.label} overlaps the invoice of {overlapping.period_start}..{overlapping.period_end}"
+        )
     lines, usage_ids, contracts = await _lines(session, tenant_id, period)
     if not lines:
         return Skipped(tenant_id, f"nothing to bill for {period.label}")

@@ -53,3 +53,27 @@ class Period:
 def _month_end(year: int, month: int) -> date:
     following = date(year + (month == 12), month % 12 + 1, 1)
     return following - timedelta(days=1)
+
+
+def subscription_months(period: Period, invoicing: str, contract_start: date, contract_end: date) -> int:
+    """How many months of a subscription a run of ``period`` bills, for a contract invoiced per ``invoicing``
+    (``month`` or ``quarter``) that runs from ``contract_start`` to ``contract_end``.
+
+    A monthly contract bills the months of the period; a quarterly one bills a whole quarter, in the run whose
+    period ends with that quarter (a quarter run, or the monthly run of its last month) and never in the others.
+    Only months the contract covers (any day of them) count.
+    """
+    if invoicing == "quarter":
+        if period.end.month % 3 != 0:
+            return 0
+        window = Period.parse(f"{period.end.year}-Q{period.end.month // 3}")
+    else:
+        window = period
+    months = 0
+    year, month = window.start.year, window.start.month
+    while (year, month) <= (window.end.year, window.end.month):
+        first = date(year, month, 1)
+        if first <= contract_end and contract_start <= _month_end(year, month):
+            months += 1
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
