@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -402,7 +402,9 @@ async def _draft(
         )
         .on_conflict_do_nothing(
             index_elements=[INVOICES.c.tenant_id, INVOICES.c.period_start, INVOICES.c.period_end],
-            index_where=INVOICES.c.kind == "invoice",
+            # A literal, not a bind parameter: once asyncpg's prepared statement goes generic, PostgreSQL could no
+            # longer match a parameter against the partial index's predicate.
+            index_where=text("kind = 'invoice'"),
         )
         .returning(INVOICES.c.id)
     )
