@@ -24,7 +24,13 @@ from bmw.contracts.pseudonyms import login_digest
 from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Location, Role
 from bmw.scheduling.adapters.tables import APPOINTMENTS, IDEMPOTENCY_KEYS, PENDING_INTAKES, WORKERS
 from bmw.scheduling.application.access import is_employees_own, is_own_agenda, may_see_appointment
-from bmw.scheduling.application.appointments import Appointment, insert_appointment, is_double_booking, open_slots
+from bmw.scheduling.application.appointments import (
+    Appointment,
+    insert_appointment,
+    is_double_booking,
+    open_slots,
+    rebook_intake,
+)
 from bmw.scheduling.application.entitlements import entitlement_verdict
 from bmw.scheduling.domain.entitlements import Verdict
 from bmw.servicekit.auth import Principal
@@ -369,6 +375,9 @@ async def change_status(
             )
         ).one()
         await work.emit(event, tenant_id=appointment.tenant_id, subject=str(appointment.id))  # type: ignore[arg-type]
+        if action == "cancel" and appointment.kind is AppointmentKind.INTAKE and appointment.case_id is not None:
+            # The case still needs its intake: the next slot after the cancelled one, in the same transaction.
+            await rebook_intake(work, case_id=appointment.case_id, after=appointment.end, now=moment)
         await work.commit()
     return AppointmentView.of(changed)
 

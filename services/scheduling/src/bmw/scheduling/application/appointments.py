@@ -227,49 +227,90 @@ async def auto_schedule(uow: UnitOfWork, event: CloudEvent, data: CaseOpened, *,
         )
         .on_conflict_do_nothing(index_elements=[PENDING_INTAKES.c.case_id])
     )
-    serving = list((await session.execute(select(WORKERS).where(any_(WORKERS.c.tenant_ids) == event.tenantid))).all())
-    candidates, reason = _suitable(serving, data.needed_specialism, data.language)
+    await book_intake(
+        uow,
+        tenant_id=event.tenantid,
+        case_id=data.case_id,
+        client_ref=data.client_ref,
+        employee_login=data.employee_login,
+        specialism=data.needed_specialism,
+        language=data.language,
+        window=(moment, data.sla_deadline),
+        now=moment,
+    )
+
+
+async def book_intake(
+    uow: UnitOfWork,
+    *,
+    tenant_id: uuid.UUID,
+    case_id: uuid.UUID,
+    client_ref: str,
+    employee_login: str | None,
+    specialism: str | None,
+    language: str,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> None:
+    """Book a case's intake with the least-loaded suitable worker at their earliest slot in ``window``, and
+    announce it; else announce why it cannot be scheduled."""
+    session = uow.session
+    serving = list((await session.execute(select(WORKERS).where(any_(WORKERS.c.tenant_ids) == tenant_id))).all())
+    candidates, reason = _suitable(serving, specialism, language)
     duration = timedelta(minutes=DEFAULT_DURATION_MINUTES[AppointmentKind.INTAKE])
     if reason is None:
-        loads = await caseloads(session, [w.id for w in candidates], moment)
+        loads = await caseloads(session, [w.id for w in candidates], now)
         candidates.sort(key=lambda w: (loads[w.id], str(w.id)))
         for worker in candidates:
             for _attempt in range(5):  # a concurrent booking may take the slot: look again
                 slots = await open_slots(
-                    session,
-                    worker.id,
-                    worker.weekly_hours,
-                    start=moment,
-                    end=data.sla_deadline,
-                    duration=duration,
-                    now=moment,
+                    session, worker.id, worker.weekly_hours, start=window[0], end=window[1], duration=duration, now=now
                 )
                 start = next(slots, None)
                 if start is None:
                     break
                 appointment = Appointment(
                     id=uuid.uuid4(),
-                    tenant_id=event.tenantid,
+                    tenant_id=tenant_id,
                     worker_id=worker.id,
                     kind=AppointmentKind.INTAKE,
-                    case_id=data.case_id,
+                    case_id=case_id,
                     start=start,
                     end=start + duration,
                 )
                 if await insert_appointment(
-                    session,
-                    appointment,
-                    client_ref=data.client_ref,
-                    booked_by="auto",
-                    employee_login=data.employee_login,
+                    session, appointment, client_ref=client_ref, booked_by="auto", employee_login=employee_login
                 ):
-                    await _settle(session, data.case_id, "booked")
-                    await uow.emit(appointment.booked_event(), tenant_id=event.tenantid, subject=str(appointment.id))
+                    await _settle(session, case_id, "booked")
+                    await uow.emit(appointment.booked_event(), tenant_id=tenant_id, subject=str(appointment.id))
                     return
         reason = UnschedulableReason.NO_CAPACITY_BEFORE_DEADLINE
-    await _settle(session, data.case_id, reason.value)
-    await uow.emit(
-        IntakeUnschedulable(case_id=data.case_id, reason=reason), tenant_id=event.tenantid, subject=str(data.case_id)
+    await _settle(session, case_id, reason.value)
+    await uow.emit(IntakeUnschedulable(case_id=case_id, reason=reason), tenant_id=tenant_id, subject=str(case_id))
+
+
+#: When a cancelled intake can no longer be rebooked before the SLA deadline, the search looks this far ahead.
+REBOOK_HORIZON = timedelta(days=14)
+
+
+async def rebook_intake(uow: UnitOfWork, *, case_id: uuid.UUID, after: datetime, now: datetime) -> None:
+    """A booked intake was cancelled: book the next suitable slot after the cancelled one — before the SLA
+    deadline when possible, else within two weeks — or announce that it cannot be scheduled (intake escalates)."""
+    case = (await uow.session.execute(select(PENDING_INTAKES).where(PENDING_INTAKES.c.case_id == case_id))).first()
+    if case is None or case.client_ref == "erased":
+        return
+    start = max(now, after)
+    end = case.sla_deadline if case.sla_deadline > start + timedelta(hours=1) else start + REBOOK_HORIZON
+    await book_intake(
+        uow,
+        tenant_id=case.tenant_id,
+        case_id=case_id,
+        client_ref=case.client_ref,
+        employee_login=case.employee_login,
+        specialism=case.needed_specialism,
+        language=case.language,
+        window=(start, end),
+        now=now,
     )
 
 
