@@ -29,22 +29,11 @@ from bmw.billing.domain.invoices import (
     compute,
     credit_note_for,
 )
+from bmw.billing.testing import EXAMPLE_BUYER, EXAMPLE_SELLER
 from bmw.contracts.taxonomy import VatRate
 
-SELLER = Party(
-    name="BMW Bedrijfsmaatschappelijk Werk B.V.",
-    address=Address(street="Catharijnesingel 30", postal_code="3511 GB", city="Utrecht"),
-    email="facturen@bmw-example.nl",
-    kvk_number="90000001",
-    vat_id="NL004495445B01",
-)
-BUYER = Party(
-    name="Acme Logistiek B.V.",
-    address=Address(street="Havenweg 1", postal_code="3011 AA", city="Rotterdam"),
-    email="crediteuren@acme.example",
-    kvk_number="12345678",
-    vat_id="NL123456789B01",
-)
+SELLER = EXAMPLE_SELLER
+BUYER = EXAMPLE_BUYER
 IBAN = "NL91ABNA0417164300"
 CENT = Decimal("0.01")
 

@@ -11,32 +11,19 @@ import pytest
 
 from bmw.billing.adapters.rendering import format_date, format_euro, format_quantity, render_html
 from bmw.billing.domain.invoices import (
-    Address,
     DocumentKind,
     Invoice,
     InvoiceLine,
     InvoicePeriod,
-    Party,
     UnitCode,
     VatTreatment,
     credit_note_for,
 )
+from bmw.billing.testing import EXAMPLE_BUYER, EXAMPLE_SELLER
 from bmw.contracts.taxonomy import VatRate
 
-SELLER = Party(
-    name="BMW Bedrijfsmaatschappelijk Werk B.V.",
-    address=Address(street="Catharijnesingel 30", postal_code="3511 GB", city="Utrecht"),
-    email="facturen@bmw-example.nl",
-    kvk_number="90000001",
-    vat_id="NL004495445B01",
-)
-BUYER = Party(
-    name="Acme Logistiek B.V.",
-    address=Address(street="Havenweg 1", postal_code="3011 AA", city="Rotterdam"),
-    email="crediteuren@acme.example",
-    kvk_number="12345678",
-    vat_id="NL123456789B01",
-)
+SELLER = EXAMPLE_SELLER
+BUYER = EXAMPLE_BUYER
 
 
 def line(line_id: str, description: str, quantity: str, price_cents: int, rate: VatRate) -> InvoiceLine:

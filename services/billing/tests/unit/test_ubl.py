@@ -33,6 +33,7 @@ from bmw.billing.domain.invoices import (
     VatTreatment,
     credit_note_for,
 )
+from bmw.billing.testing import EXAMPLE_SELLER
 from bmw.contracts.taxonomy import VatRate
 
 Validate = Callable[[bytes], list[str]]
@@ -44,13 +45,7 @@ NS = {
     "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
 }
 
-SELLER = Party(
-    name="BMW Bedrijfsmaatschappelijk Werk B.V.",
-    address=Address(street="Catharijnesingel 30", postal_code="3511 GB", city="Utrecht"),
-    email="facturen@bmw-example.nl",
-    kvk_number="90000001",
-    vat_id="NL004495445B01",
-)
+SELLER = EXAMPLE_SELLER
 BUYER = Party(
     name="Gemeente Voorbeeldstad & Partners",
     address=Address(street="Stadhuisplein 1", postal_code="1234 AB", city="Voorbeeldstad"),
