@@ -49,8 +49,9 @@ schemas: install ## Regenerate the committed contracts: event JSON Schemas, Open
 	$(RUN) bmw contracts export
 	$(RUN) python -m bmw.gateway.export_schema
 
-bench: install ## Run the benchmarks under bench/
+bench: install ## Run the benchmarks under bench/ (messaging backbone, signal detection quality)
 	$(RUN) python -m bench
+	$(RUN) python bench/signals_quality.py --seeds 200
 
 clean: ## Remove the environments and local state
 	rm -rf $(TOOLS) $(VENV) .bmw .pytest_cache .mypy_cache .ruff_cache
