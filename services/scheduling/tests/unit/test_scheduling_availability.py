@@ -691,10 +691,20 @@ def test_property_extra_hours_add_only_free_slots_inside_them(scenario: Scenario
     assert set(weekly) <= set(found), "extra hours never take a weekly slot away"
     for start in set(found) - set(weekly):
         end = start + scenario.duration
-        assert any(low <= start and end <= high for low, high in extra), "an added slot lies inside extra hours"
+        assert _covered(start, end, extra), "an added slot lies inside extra hours (touching ones join)"
         assert _is_free(scenario, start), "an added slot overlaps a busy interval (with buffer) or an absence"
         assert start >= max(scenario.window_start, scenario.now + scenario.minimum_notice)
         assert end <= scenario.window_end
+
+
+def _covered(start: datetime, end: datetime, intervals: tuple[Interval, ...]) -> bool:
+    """Whether [start, end) lies inside the union of the intervals (checked minute by minute)."""
+    moment = start
+    while moment < end:
+        if not any(low <= moment < high for low, high in intervals):
+            return False
+        moment += MINUTE
+    return True
 
 
 def test_extra_hours_on_a_saturday_and_a_holiday_are_bookable() -> None:
