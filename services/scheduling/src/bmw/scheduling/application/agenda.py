@@ -305,16 +305,7 @@ async def record_held(
             appointment.booked_event(overage=overage), tenant_id=booking.tenant_id, subject=str(appointment.id)
         )
         await work.emit(
-            AppointmentCompleted(
-                appointment_id=appointment.id,
-                kind=appointment.kind,
-                case_id=appointment.case_id,
-                worker_id=appointment.worker_id,
-                start=appointment.start,
-                duration_minutes=appointment.duration_minutes,
-            ),
-            tenant_id=booking.tenant_id,
-            subject=str(appointment.id),
+            AppointmentCompleted(**appointment.event_fields()), tenant_id=booking.tenant_id, subject=str(appointment.id)
         )
         await work.commit()
     return Booked(appointment, booking.location, overage)
@@ -344,14 +335,7 @@ async def change_status(
             row.id, row.tenant_id, row.worker_id, AppointmentKind(row.kind), row.case_id, row.starts_at, row.ends_at
         )
         late: bool | None = None
-        fields = {
-            "appointment_id": appointment.id,
-            "kind": appointment.kind,
-            "case_id": appointment.case_id,
-            "worker_id": appointment.worker_id,
-            "start": appointment.start,
-            "duration_minutes": appointment.duration_minutes,
-        }
+        fields = appointment.event_fields()
         if action == "cancel":
             if moment >= appointment.start:
                 raise Conflict("an appointment that has started cannot be cancelled", current_state="started")
@@ -432,15 +416,7 @@ async def reschedule(
             row.id, row.tenant_id, row.worker_id, AppointmentKind(row.kind), row.case_id, start, start + duration
         )
         await work.emit(
-            AppointmentRescheduled(
-                appointment_id=moved.id,
-                kind=moved.kind,
-                case_id=moved.case_id,
-                worker_id=moved.worker_id,
-                start=moved.start,
-                duration_minutes=moved.duration_minutes,
-                previous_start=row.starts_at,
-            ),
+            AppointmentRescheduled(**moved.event_fields(), previous_start=row.starts_at),
             tenant_id=moved.tenant_id,
             subject=str(moved.id),
         )

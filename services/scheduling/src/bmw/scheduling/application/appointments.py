@@ -48,16 +48,19 @@ class Appointment:
     def duration_minutes(self) -> int:
         return int((self.end - self.start).total_seconds() // 60)
 
+    def event_fields(self) -> dict[str, Any]:
+        """What every appointment event says of it (no client identity)."""
+        return {
+            "appointment_id": self.id,
+            "kind": self.kind,
+            "case_id": self.case_id,
+            "worker_id": self.worker_id,
+            "start": self.start,
+            "duration_minutes": self.duration_minutes,
+        }
+
     def booked_event(self, *, overage: bool = False) -> AppointmentBooked:
-        return AppointmentBooked(
-            appointment_id=self.id,
-            kind=self.kind,
-            case_id=self.case_id,
-            worker_id=self.worker_id,
-            start=self.start,
-            duration_minutes=self.duration_minutes,
-            overage=overage,
-        )
+        return AppointmentBooked(**self.event_fields(), overage=overage)
 
 
 def is_double_booking(error: IntegrityError) -> bool:
