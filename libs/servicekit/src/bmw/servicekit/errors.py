@@ -103,6 +103,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """For a route's ``responses=``: the documented error bodies of these status codes."""
+    unknown = set(codes) - set(ERROR_RESPONSES)
+    if unknown:
+        raise ValueError(f"no documented error response for {sorted(unknown)}")
+    return {status: body for status, body in ERROR_RESPONSES.items() if status in codes}
+
+
 def _request_id() -> str:
     return current_flow().request_id or uuid.uuid4().hex
 

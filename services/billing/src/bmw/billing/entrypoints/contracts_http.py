@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -31,17 +31,13 @@ from bmw.billing.domain.contracts import DEFAULT_RENEWAL_MONTHS, Contract, Contr
 from bmw.contracts.events.base import Code, Decimal2
 from bmw.contracts.taxonomy import ProductKind, VatRate
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES
+from bmw.servicekit.errors import error_responses
 
 router = APIRouter()
 
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ExemptionReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 ContractId = Annotated[uuid.UUID, Path(description="Id of the contract.")]
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {k: v for k, v in ERROR_RESPONSES.items() if k in codes}
 
 
 class ContractProductCreate(BaseModel):
@@ -305,7 +301,7 @@ class HeldUsageRead(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=ContractRead,
     tags=["contracts"],
-    responses=_errors(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_contract_route(body: ContractCreate, principal: CurrentPrincipal, uow: UowFactoryDep) -> ContractRead:
     """Record a contract (provider admins); 409 when it overlaps a contract with a product of the same kind.
@@ -336,7 +332,7 @@ async def create_contract_route(body: ContractCreate, principal: CurrentPrincipa
     "/contracts",
     response_model=list[ContractRead],
     tags=["contracts"],
-    responses=_errors(401, 403, 422),
+    responses=error_responses(401, 403, 422),
 )
 async def read_contracts(
     principal: CurrentPrincipal,
@@ -351,7 +347,7 @@ async def read_contracts(
     "/contracts/{contract_id}",
     response_model=ContractRead,
     tags=["contracts"],
-    responses=_errors(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def read_contract(contract_id: ContractId, principal: CurrentPrincipal, uow: UowFactoryDep) -> ContractRead:
     """One contract, if the caller may read it."""
@@ -362,7 +358,7 @@ async def read_contract(contract_id: ContractId, principal: CurrentPrincipal, uo
     "/contracts/{contract_id}/end",
     response_model=ContractRead,
     tags=["contracts"],
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def end_contract_route(
     contract_id: ContractId, body: ContractEnd, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -379,7 +375,7 @@ async def end_contract_route(
     status_code=status.HTTP_201_CREATED,
     response_model=ContractRead,
     tags=["contracts"],
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def renew_contract_route(
     contract_id: ContractId, principal: CurrentPrincipal, uow: UowFactoryDep, body: ContractRenew | None = None
@@ -404,7 +400,7 @@ async def renew_contract_route(
     "/contracts/{contract_id}/usage",
     response_model=ContractUsageRead,
     tags=["usage"],
-    responses=_errors(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def read_contract_usage(
     contract_id: ContractId,
@@ -426,7 +422,7 @@ async def read_contract_usage(
     "/usage/held",
     response_model=list[HeldUsageRead],
     tags=["usage"],
-    responses=_errors(401, 403, 422),
+    responses=error_responses(401, 403, 422),
 )
 async def read_held_usage(
     principal: CurrentPrincipal,

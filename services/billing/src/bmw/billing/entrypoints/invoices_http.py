@@ -22,13 +22,9 @@ from bmw.billing.application.statements import usage_statement
 from bmw.billing.domain.periods import Period, PeriodError
 from bmw.billing.settings import BillingSettings
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES, Conflict, FieldError, InvalidInput
+from bmw.servicekit.errors import Conflict, FieldError, InvalidInput, error_responses
 
 router = APIRouter(tags=["invoices"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: ERROR_RESPONSES[code] for code in codes}
 
 
 class BillingRunCreate(BaseModel):
@@ -135,7 +131,7 @@ def _settings(runtime: Any) -> BillingSettings:
     "/billing-runs",
     status_code=status.HTTP_201_CREATED,
     response_model=BillingRunRead,
-    responses=_errors(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def create_billing_run(
     body: BillingRunCreate, principal: CurrentPrincipal, uow: UowFactoryDep, runtime: RuntimeDep
@@ -159,7 +155,7 @@ async def create_billing_run(
     )
 
 
-@router.get("/invoices", response_model=list[InvoiceRead], responses=_errors(401, 403, 422))
+@router.get("/invoices", response_model=list[InvoiceRead], responses=error_responses(401, 403, 422))
 async def read_invoices(
     principal: CurrentPrincipal,
     uow: UowFactoryDep,
@@ -177,14 +173,14 @@ async def read_invoices(
     return [InvoiceRead.of(view) for view in views]
 
 
-@router.get("/invoices/{invoice_id}", response_model=InvoiceRead, responses=_errors(401, 403, 404))
+@router.get("/invoices/{invoice_id}", response_model=InvoiceRead, responses=error_responses(401, 403, 404))
 async def get_invoice(invoice_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> InvoiceRead:
     """One invoice or credit note."""
     view, _ = await read_invoice(invoice_id, principal=principal, uow=uow)
     return InvoiceRead.of(view)
 
 
-@router.post("/invoices/{invoice_id}/issue", response_model=InvoiceRead, responses=_errors(401, 403, 404, 409))
+@router.post("/invoices/{invoice_id}/issue", response_model=InvoiceRead, responses=error_responses(401, 403, 404, 409))
 async def issue(invoice_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> InvoiceRead:
     """Issue a reviewed draft (provider admins): it gets its gapless number and never changes again."""
     return InvoiceRead.of(await issue_invoice(invoice_id, principal=principal, uow=uow))
@@ -206,7 +202,7 @@ class CreditNoteCreate(BaseModel):
     "/invoices/{invoice_id}/credit-note",
     status_code=status.HTTP_201_CREATED,
     response_model=InvoiceRead,
-    responses=_errors(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, 409),
 )
 async def create_credit_note(
     invoice_id: uuid.UUID, body: CreditNoteCreate, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -221,7 +217,7 @@ async def create_credit_note(
     response_class=Response,
     responses={
         200: {"content": {"application/xml": {}}, "description": "UBL 2.1 (EN 16931, Peppol BIS 3)"},
-        **_errors(401, 403, 404, 409),
+        **error_responses(401, 403, 404, 409),
     },
 )
 async def get_ubl(invoice_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> Response:
@@ -240,7 +236,10 @@ async def get_ubl(invoice_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFa
 @router.get(
     "/invoices/{invoice_id}/invoice.html",
     response_class=Response,
-    responses={200: {"content": {"text/html": {}}, "description": "Readable rendering"}, **_errors(401, 403, 404)},
+    responses={
+        200: {"content": {"text/html": {}}, "description": "Readable rendering"},
+        **error_responses(401, 403, 404),
+    },
 )
 async def get_html(invoice_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> Response:
     """A readable, printable rendering (Dutch); a draft is marked CONCEPT."""
@@ -266,7 +265,9 @@ class UsageStatementRead(BaseModel):
 
 
 @router.get(
-    "/invoices/{invoice_id}/usage-statement", response_model=UsageStatementRead, responses=_errors(401, 403, 404)
+    "/invoices/{invoice_id}/usage-statement",
+    response_model=UsageStatementRead,
+    responses=error_responses(401, 403, 404),
 )
 async def get_usage_statement(
     invoice_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep

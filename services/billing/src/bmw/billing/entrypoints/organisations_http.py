@@ -49,13 +49,9 @@ from bmw.billing.domain.identifiers import (
 )
 from bmw.contracts.events.billing import OrgUnit
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES, FieldError, InvalidInput
+from bmw.servicekit.errors import FieldError, InvalidInput, error_responses
 
 router = APIRouter(tags=["client organisations"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {k: v for k, v in ERROR_RESPONSES.items() if k in codes}
 
 
 def _identifier(normalise: Callable[[str], str]) -> Callable[[str], str]:
@@ -444,7 +440,7 @@ class ClientOrganisationRead(BaseModel):
     "/client-organisations",
     status_code=status.HTTP_201_CREATED,
     response_model=ClientOrganisationRead,
-    responses=_errors(401, 403, 409, 422, 503),
+    responses=error_responses(401, 403, 409, 422, 503),
 )
 async def create_client_organisation(
     body: ClientOrganisationCreate, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -474,7 +470,7 @@ async def create_client_organisation(
 @router.get(
     "/client-organisations",
     response_model=list[ClientOrganisationRead],
-    responses=_errors(401, 403),
+    responses=error_responses(401, 403),
 )
 async def read_client_organisations(principal: CurrentPrincipal, uow: UowFactoryDep) -> list[ClientOrganisationRead]:
     """The client organisations the caller may see: all (provider admins), the portfolio (account managers),
@@ -485,7 +481,7 @@ async def read_client_organisations(principal: CurrentPrincipal, uow: UowFactory
 @router.get(
     "/client-organisations/{tenant_id}",
     response_model=ClientOrganisationRead,
-    responses=_errors(401, 403, 404),
+    responses=error_responses(401, 403, 404),
 )
 async def read_client_organisation(
     tenant_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -497,7 +493,7 @@ async def read_client_organisation(
 @router.patch(
     "/client-organisations/{tenant_id}",
     response_model=ClientOrganisationRead,
-    responses=_errors(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def update_client_organisation(
     tenant_id: uuid.UUID, body: ClientOrganisationChange, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -512,7 +508,7 @@ async def update_client_organisation(
     "/client-organisations/{tenant_id}/org-units",
     status_code=status.HTTP_201_CREATED,
     response_model=ClientOrganisationRead,
-    responses=_errors(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def create_org_unit(
     tenant_id: uuid.UUID, body: OrgUnitCreate, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -525,7 +521,7 @@ async def create_org_unit(
 @router.get(
     "/client-organisations/{tenant_id}/org-units",
     response_model=list[OrgUnitTreeNode],
-    responses=_errors(401, 403, 404),
+    responses=error_responses(401, 403, 404),
 )
 async def read_org_unit_tree(
     tenant_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -537,7 +533,7 @@ async def read_org_unit_tree(
 @router.patch(
     "/client-organisations/{tenant_id}/org-units/{unit_id}",
     response_model=ClientOrganisationRead,
-    responses=_errors(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def update_org_unit(
     tenant_id: uuid.UUID, unit_id: uuid.UUID, body: OrgUnitChange, principal: CurrentPrincipal, uow: UowFactoryDep

@@ -20,7 +20,7 @@ from bmw.intake.domain.consent import ConsentItem, ConsentRecord, Recipient
 from bmw.intake.domain.referrals import Referral, ReferralStatus
 from bmw.intake.entrypoints.deps import IntakeDep
 from bmw.servicekit.deps import CurrentPrincipal
-from bmw.servicekit.errors import ERROR_RESPONSES, FieldError, InvalidInput
+from bmw.servicekit.errors import FieldError, InvalidInput, error_responses
 from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 
 referrals = APIRouter(tags=["referrals"])
@@ -40,10 +40,6 @@ BreakGlassReason = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
 Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {k: v for k, v in ERROR_RESPONSES.items() if k in codes}
 
 
 # -- referrals -----------------------------------------------------------------------------------
@@ -171,7 +167,7 @@ class ReferralPage(BaseModel):
     "/referrals",
     status_code=status.HTTP_201_CREATED,
     response_model=ReferralRead,
-    responses=_errors(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 503),
 )
 async def create_referral(
     body: ReferralCreate, principal: CurrentPrincipal, intake: IntakeDep, idempotency_key: IdempotencyKeyHeader = None
@@ -210,7 +206,7 @@ async def create_referral(
     )
 
 
-@referrals.get("/referrals", response_model=ReferralPage, responses=_errors(401, 403, 422))
+@referrals.get("/referrals", response_model=ReferralPage, responses=error_responses(401, 403, 422))
 async def list_referrals(
     principal: CurrentPrincipal,
     intake: IntakeDep,
@@ -231,7 +227,7 @@ async def list_referrals(
     return ReferralPage(items=items, next_cursor=encode_cursor(last.received_at, last.id) if last else None)
 
 
-@referrals.get("/referrals/{referral_id}", response_model=ReferralStatusRead, responses=_errors(401, 404))
+@referrals.get("/referrals/{referral_id}", response_model=ReferralStatusRead, responses=error_responses(401, 404))
 async def read_referral(referral_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep) -> ReferralStatusRead:
     """A referral's status, for its referrer, the employee, and provider staff."""
     view = await referral_use.view_referral(referral_id, principal=principal, intake=intake)
@@ -285,7 +281,7 @@ class ConsentRead(BaseModel):
     "/referrals/{referral_id}/consents",
     status_code=status.HTTP_201_CREATED,
     response_model=ConsentRead,
-    responses=_errors(401, 404, 409, 422),
+    responses=error_responses(401, 404, 409, 422),
 )
 async def give_consent(
     referral_id: uuid.UUID, body: ConsentCreate, principal: CurrentPrincipal, intake: IntakeDep
@@ -311,7 +307,9 @@ class ConsentPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-@referrals.get("/referrals/{referral_id}/consents", response_model=ConsentPage, responses=_errors(401, 404, 422))
+@referrals.get(
+    "/referrals/{referral_id}/consents", response_model=ConsentPage, responses=error_responses(401, 404, 422)
+)
 async def consent_history(
     referral_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep, cursor: Cursor = None, limit: Limit = 50
 ) -> ConsentPage:
@@ -335,7 +333,9 @@ class ClosingReportRead(BaseModel):
 
 
 @referrals.get(
-    "/referrals/{referral_id}/closing-report", response_model=ClosingReportRead, responses=_errors(401, 403, 404)
+    "/referrals/{referral_id}/closing-report",
+    response_model=ClosingReportRead,
+    responses=error_responses(401, 403, 404),
 )
 async def closing_report(referral_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep) -> ClosingReportRead:
     """The closing report for the referrer (e.g. the company doctor), only with the employee's consent in force."""
@@ -426,7 +426,7 @@ class CaseAssign(BaseModel):
     worker_id: uuid.UUID = Field(description="The social worker who takes the case over.")
 
 
-@cases.get("/cases", response_model=CasePage, responses=_errors(401, 403, 422))
+@cases.get("/cases", response_model=CasePage, responses=error_responses(401, 403, 422))
 async def my_caseload(
     principal: CurrentPrincipal,
     intake: IntakeDep,
@@ -448,7 +448,7 @@ def _case_page(found: list[Case], limit: int) -> CasePage:
     )
 
 
-@cases.get("/cases/escalated", response_model=CasePage, responses=_errors(401, 403, 422))
+@cases.get("/cases/escalated", response_model=CasePage, responses=error_responses(401, 403, 422))
 async def escalated(
     principal: CurrentPrincipal, intake: IntakeDep, cursor: Cursor = None, limit: Limit = 50
 ) -> CasePage:
@@ -457,7 +457,7 @@ async def escalated(
     return _case_page(found, limit)
 
 
-@cases.get("/cases/{case_id}", response_model=CaseRead, responses=_errors(401, 403, 404))
+@cases.get("/cases/{case_id}", response_model=CaseRead, responses=error_responses(401, 403, 404))
 async def read_case(
     case_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep, reason: BreakGlassReason = None
 ) -> CaseRead:
@@ -466,7 +466,7 @@ async def read_case(
     return CaseRead.of(case, history)
 
 
-@cases.post("/cases/{case_id}/triage", response_model=CaseRead, responses=_errors(401, 403, 404, 409, 422))
+@cases.post("/cases/{case_id}/triage", response_model=CaseRead, responses=error_responses(401, 403, 404, 409, 422))
 async def triage(case_id: uuid.UUID, body: TriageUpdate, principal: CurrentPrincipal, intake: IntakeDep) -> CaseRead:
     """Triage: confirm category, urgency, specialism and language (assigned worker)."""
     return CaseRead.of(
@@ -482,25 +482,25 @@ async def triage(case_id: uuid.UUID, body: TriageUpdate, principal: CurrentPrinc
     )
 
 
-@cases.post("/cases/{case_id}/start", response_model=CaseRead, responses=_errors(401, 403, 404, 409))
+@cases.post("/cases/{case_id}/start", response_model=CaseRead, responses=error_responses(401, 403, 404, 409))
 async def start(case_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep) -> CaseRead:
     """The intake took place: the case is in progress (assigned worker)."""
     return CaseRead.of(await case_use.start_case(case_id, principal=principal, intake=intake))
 
 
-@cases.post("/cases/{case_id}/close", response_model=CaseRead, responses=_errors(401, 403, 404, 409, 422))
+@cases.post("/cases/{case_id}/close", response_model=CaseRead, responses=error_responses(401, 403, 404, 409, 422))
 async def close(case_id: uuid.UUID, body: CaseClose, principal: CurrentPrincipal, intake: IntakeDep) -> CaseRead:
     """Close the case with an outcome (assigned worker)."""
     return CaseRead.of(await case_use.close_case(case_id, outcome=body.outcome, principal=principal, intake=intake))
 
 
-@cases.post("/cases/{case_id}/reopen", response_model=CaseRead, responses=_errors(401, 403, 404, 409))
+@cases.post("/cases/{case_id}/reopen", response_model=CaseRead, responses=error_responses(401, 403, 404, 409))
 async def reopen(case_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep) -> CaseRead:
     """Reopen a case closed less than 90 days ago (assigned worker)."""
     return CaseRead.of(await case_use.reopen_case(case_id, principal=principal, intake=intake))
 
 
-@cases.post("/cases/{case_id}/assign", response_model=CaseRead, responses=_errors(401, 403, 404, 409))
+@cases.post("/cases/{case_id}/assign", response_model=CaseRead, responses=error_responses(401, 403, 404, 409))
 async def assign(case_id: uuid.UUID, body: CaseAssign, principal: CurrentPrincipal, intake: IntakeDep) -> CaseRead:
     """Assign the case to another social worker (provider admins)."""
     return CaseRead.of(
@@ -541,7 +541,7 @@ class DossierEntryRead(BaseModel):
     "/cases/{case_id}/dossier",
     status_code=status.HTTP_201_CREATED,
     response_model=DossierEntryRead,
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def write_dossier(
     case_id: uuid.UUID, body: DossierEntryCreate, principal: CurrentPrincipal, intake: IntakeDep
@@ -556,7 +556,7 @@ class DossierPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-@cases.get("/cases/{case_id}/dossier", response_model=DossierPage, responses=_errors(401, 403, 404, 422))
+@cases.get("/cases/{case_id}/dossier", response_model=DossierPage, responses=error_responses(401, 403, 404, 422))
 async def read_dossier(
     case_id: uuid.UUID,
     principal: CurrentPrincipal,
@@ -581,14 +581,14 @@ async def read_dossier(
 ClientRef = Annotated[str, StringConstraints(pattern=r"^c_[A-Za-z0-9_-]{10,40}$")]
 
 
-@persons.get("/persons/{client_ref}/export", responses=_errors(401, 403, 404, 422))
+@persons.get("/persons/{client_ref}/export", responses=error_responses(401, 403, 404, 422))
 async def export(client_ref: ClientRef, principal: CurrentPrincipal, intake: IntakeDep) -> dict[str, Any]:
     """Right of access: everything intake holds about the person, as JSON (provider admins)."""
     return await person_use.export_person(client_ref, principal=principal, intake=intake)
 
 
 @persons.post(
-    "/persons/{client_ref}/erase", status_code=status.HTTP_204_NO_CONTENT, responses=_errors(401, 403, 404, 422)
+    "/persons/{client_ref}/erase", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 422)
 )
 async def erase(client_ref: ClientRef, principal: CurrentPrincipal, intake: IntakeDep) -> Response:
     """Right to erasure: shred the person's key and data, and tell every service (provider admins)."""

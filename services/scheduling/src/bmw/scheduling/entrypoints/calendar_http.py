@@ -20,7 +20,7 @@ from bmw.scheduling.application.calendar import (
     revoke_workshop_feed,
 )
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES
+from bmw.servicekit.errors import error_responses
 
 router = APIRouter(tags=["calendar feeds"])
 
@@ -34,7 +34,7 @@ FEED_CACHE_CONTROL = "private, max-age=300"
 
 
 def _responses(*errors: int, calendar: bool = False) -> dict[int | str, dict[str, Any]]:
-    responses: dict[int | str, dict[str, Any]] = {k: v for k, v in ERROR_RESPONSES.items() if k in errors}
+    responses: dict[int | str, dict[str, Any]] = error_responses(*errors)
     if calendar:
         responses[200] = {
             "description": "An iCalendar (RFC 5545) document with a VTIMEZONE for Europe/Amsterdam.",

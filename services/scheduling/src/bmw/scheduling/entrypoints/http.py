@@ -38,7 +38,7 @@ from bmw.scheduling.application.workers import (
     remove_exception,
 )
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES, FieldError, InvalidInput
+from bmw.servicekit.errors import FieldError, InvalidInput, error_responses
 from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 
 router = APIRouter(tags=["social workers"])
@@ -119,7 +119,7 @@ class WorkerRead(BaseModel):
     "/workers",
     status_code=status.HTTP_201_CREATED,
     response_model=WorkerRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 409, 422)},
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_worker(body: WorkerCreate, principal: CurrentPrincipal, uow: UowFactoryDep) -> WorkerRead:
     """Add a social worker (provider admins)."""
@@ -140,7 +140,7 @@ async def create_worker(body: WorkerCreate, principal: CurrentPrincipal, uow: Uo
 @router.get(
     "/workers",
     response_model=list[WorkerRead],
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403)},
+    responses=error_responses(401, 403),
 )
 async def read_workers(principal: CurrentPrincipal, uow: UowFactoryDep) -> list[WorkerRead]:
     """All social workers (provider staff)."""
@@ -150,7 +150,7 @@ async def read_workers(principal: CurrentPrincipal, uow: UowFactoryDep) -> list[
 @router.get(
     "/workers/{worker_id}",
     response_model=WorkerRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404)},
+    responses=error_responses(401, 403, 404),
 )
 async def get_worker(worker_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> WorkerRead:
     """One social worker's staff record (provider staff)."""
@@ -160,7 +160,7 @@ async def get_worker(worker_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow
 @router.patch(
     "/workers/{worker_id}",
     response_model=WorkerRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 422)},
+    responses=error_responses(401, 403, 404, 422),
 )
 async def patch_worker(
     worker_id: uuid.UUID, body: WorkerChange, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -217,7 +217,7 @@ class TimeOffRead(BaseModel):
     "/workers/{worker_id}/time-off",
     status_code=status.HTTP_201_CREATED,
     response_model=TimeOffRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 422)},
+    responses=error_responses(401, 403, 404, 422),
 )
 async def create_time_off(
     worker_id: uuid.UUID, body: TimeOffCreate, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -233,7 +233,7 @@ async def create_time_off(
 @router.get(
     "/workers/{worker_id}/time-off",
     response_model=list[TimeOffRead],
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 422)},
+    responses=error_responses(401, 403, 422),
 )
 async def read_time_off(
     worker_id: uuid.UUID,
@@ -250,7 +250,7 @@ async def read_time_off(
 @router.delete(
     "/workers/{worker_id}/time-off/{time_off_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404)},
+    responses=error_responses(401, 403, 404),
 )
 async def delete_time_off(
     worker_id: uuid.UUID, time_off_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -274,7 +274,7 @@ class SlotsRead(BaseModel):
 @agenda.get(
     "/workers/{worker_id}/free-slots",
     response_model=SlotsRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 404, 422)},
+    responses=error_responses(401, 404, 422),
 )
 async def read_free_slots(
     worker_id: uuid.UUID,
@@ -312,7 +312,7 @@ class SuitableSlotsRead(BaseModel):
 @agenda.get(
     "/free-slots",
     response_model=SuitableSlotsRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 422)},
+    responses=error_responses(401, 403, 422),
 )
 async def read_suitable_slots(
     principal: CurrentPrincipal,
@@ -448,7 +448,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 @agenda.get(
     "/appointments",
     response_model=AppointmentPage,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 422)},
+    responses=error_responses(401, 403, 422),
 )
 async def read_appointments(
     principal: CurrentPrincipal,
@@ -488,7 +488,7 @@ async def read_appointments(
 @agenda.get(
     "/appointments/{appointment_id}",
     response_model=AppointmentRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 404)},
+    responses=error_responses(401, 404),
 )
 async def get_appointment(
     appointment_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -501,7 +501,7 @@ async def get_appointment(
     "/appointments",
     status_code=status.HTTP_201_CREATED,
     response_model=AppointmentRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 409, 422)},
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_appointment(
     body: AppointmentCreate,
@@ -524,7 +524,7 @@ async def create_appointment(
     "/appointments/held",
     status_code=status.HTTP_201_CREATED,
     response_model=AppointmentRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 409, 422)},
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_held_appointment(
     body: AppointmentCreate, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -551,7 +551,7 @@ class AppointmentMove(BaseModel):
 @agenda.post(
     "/appointments/{appointment_id}/reschedule",
     response_model=AppointmentRead,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 409, 422)},
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def reschedule_appointment(
     appointment_id: uuid.UUID, body: AppointmentMove, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -570,7 +570,7 @@ def _status_route(action: str, summary: str) -> None:
         route,
         methods=["POST"],
         response_model=AppointmentRead,
-        responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 409)},
+        responses=error_responses(401, 403, 404, 409),
         name=f"{action}_appointment",
     )
 

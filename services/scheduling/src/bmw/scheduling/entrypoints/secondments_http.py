@@ -28,14 +28,10 @@ from bmw.scheduling.application.secondments import (
     log_hours,
 )
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES
+from bmw.servicekit.errors import error_responses
 from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 
 router = APIRouter(tags=["secondments"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {k: v for k, v in ERROR_RESPONSES.items() if k in codes}
 
 
 def _two_places(value: Decimal) -> str:
@@ -128,7 +124,7 @@ class SecondmentSeriesRead(BaseModel):
     "/secondments",
     status_code=status.HTTP_201_CREATED,
     response_model=SecondmentSeriesRead,
-    responses=_errors(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_secondment_blocks(
     body: SecondmentCreate,
@@ -155,7 +151,7 @@ async def create_secondment_blocks(
 @router.get(
     "/secondments",
     response_model=list[SecondmentBlockRead],
-    responses=_errors(401, 403, 422),
+    responses=error_responses(401, 403, 422),
 )
 async def read_secondments(
     principal: CurrentPrincipal,
@@ -224,7 +220,7 @@ class SecondmentHoursPage(BaseModel):
     "/secondment-hours",
     status_code=status.HTTP_201_CREATED,
     response_model=SecondmentHoursRead,
-    responses=_errors(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_secondment_hours(
     body: SecondmentHoursCreate, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -244,7 +240,7 @@ async def create_secondment_hours(
 @router.put(
     "/secondment-hours/{tenant_id}/{worker_id}/{day}",
     response_model=SecondmentHoursRead,
-    responses=_errors(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def correct_secondment_hours(
     tenant_id: Annotated[uuid.UUID, Path(description="The client organisation.")],
@@ -270,7 +266,7 @@ async def correct_secondment_hours(
 @router.get(
     "/secondment-hours",
     response_model=SecondmentHoursPage,
-    responses=_errors(401, 403, 422),
+    responses=error_responses(401, 403, 422),
 )
 async def read_secondment_hours(
     principal: CurrentPrincipal,

@@ -13,14 +13,10 @@ from bmw.contracts.taxonomy import CancelledBy, Location, WorkshopTheme
 from bmw.scheduling.application import workshops as use
 from bmw.scheduling.domain.workshops import Audience, CatalogueEntry, RegistrationStatus, WorkshopStatus
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES
+from bmw.servicekit.errors import error_responses
 from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 
 router = APIRouter(tags=["workshops"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: ERROR_RESPONSES[code] for code in codes}
 
 
 class WorkshopThemeRead(BaseModel):
@@ -47,7 +43,7 @@ class WorkshopThemeRead(BaseModel):
         )
 
 
-@router.get("/workshop-themes", response_model=list[WorkshopThemeRead], responses=_errors(401))
+@router.get("/workshop-themes", response_model=list[WorkshopThemeRead], responses=error_responses(401))
 async def read_workshop_themes(principal: CurrentPrincipal) -> list[WorkshopThemeRead]:
     """The provider's catalogue of workshop and training themes."""
     return [WorkshopThemeRead.of(entry) for entry in use.theme_catalogue()]
@@ -182,7 +178,7 @@ class WorkshopRead(BaseModel):
     "/workshops",
     status_code=status.HTTP_201_CREATED,
     response_model=WorkshopRead,
-    responses=_errors(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_workshop(
     body: WorkshopCreate,
@@ -213,7 +209,7 @@ async def create_workshop(
     )
 
 
-@router.get("/workshops", response_model=list[WorkshopRead], responses=_errors(401, 403, 422))
+@router.get("/workshops", response_model=list[WorkshopRead], responses=error_responses(401, 403, 422))
 async def list_workshops(
     principal: CurrentPrincipal,
     uow: UowFactoryDep,
@@ -234,7 +230,7 @@ async def list_workshops(
     return [WorkshopRead.of(workshop) for workshop in found]
 
 
-@router.get("/workshops/{workshop_id}", response_model=WorkshopRead, responses=_errors(401, 404, 422))
+@router.get("/workshops/{workshop_id}", response_model=WorkshopRead, responses=error_responses(401, 404, 422))
 async def read_workshop(workshop_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> WorkshopRead:
     """One workshop, with the attendance register for those who keep it."""
     return WorkshopRead.of(await use.get_workshop(workshop_id, principal=principal, uow=uow))
@@ -262,7 +258,7 @@ class RegistrationCreate(BaseModel):
     "/workshops/{workshop_id}/registrations",
     status_code=status.HTTP_201_CREATED,
     response_model=RegistrationRead,
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_registration(
     workshop_id: uuid.UUID,
@@ -285,7 +281,7 @@ async def create_registration(
 @router.post(
     "/workshops/{workshop_id}/registrations/{registration_id}/cancel",
     response_model=RegistrationRead,
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def cancel_registration(
     workshop_id: uuid.UUID, registration_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep
@@ -307,7 +303,7 @@ class AttendanceMark(BaseModel):
 @router.put(
     "/workshops/{workshop_id}/attendance",
     response_model=WorkshopRead,
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def put_attendance(
     workshop_id: uuid.UUID,
@@ -331,7 +327,7 @@ async def put_attendance(
 @router.post(
     "/workshops/{workshop_id}/complete",
     response_model=WorkshopRead,
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def complete_workshop(workshop_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> WorkshopRead:
     """Record that the workshop took place, with the number who attended (unmarked participants did not)."""
@@ -341,7 +337,7 @@ async def complete_workshop(workshop_id: uuid.UUID, principal: CurrentPrincipal,
 @router.post(
     "/workshops/{workshop_id}/cancel",
     response_model=WorkshopRead,
-    responses=_errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def cancel_workshop(workshop_id: uuid.UUID, principal: CurrentPrincipal, uow: UowFactoryDep) -> WorkshopRead:
     """Call the workshop off before it starts; under 24 h before the start it is a late cancellation."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from bmw.contracts.taxonomy import Category
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
-from bmw.servicekit.errors import ERROR_RESPONSES
+from bmw.servicekit.errors import error_responses
 from bmw.signals.application.trends import trends
 
 router = APIRouter(tags=["trends"])
@@ -43,7 +43,7 @@ class TrendReportRead(BaseModel):
     "/trends",
     response_model=TrendReportRead,
     response_model_by_alias=True,
-    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 422, 503)},
+    responses=error_responses(401, 403, 422, 503),
 )
 async def read_trends(
     principal: CurrentPrincipal,
