@@ -26,6 +26,7 @@ from bmw.intake.application.common import Intake, audit
 from bmw.intake.domain.cases import CaseStatus
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import NotFound
+from bmw.servicekit.idempotency import forget_old_keys
 from bmw.servicekit.uow import UnitOfWork
 
 
@@ -225,8 +226,6 @@ async def apply_retention(*, intake: Intake, now: datetime | None = None, dry_ru
                     DOSSIER_ENTRIES.c.layer == "working", DOSSIER_ENTRIES.c.case_id.in_(closed_long_ago)
                 )
             )
-            await work.session.execute(
-                delete(IDEMPOTENCY_KEYS).where(IDEMPOTENCY_KEYS.c.created_at < moment - timedelta(days=7))
-            )
+            await forget_old_keys(work.session, IDEMPOTENCY_KEYS, now=moment)
             await work.commit()
     return RetentionReport(persons=[ref for _, ref, _ in due], working_notes=int(notes or 0), dry_run=dry_run)
