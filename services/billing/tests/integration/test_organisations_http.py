@@ -213,7 +213,13 @@ async def test_a_change_publishes_the_full_new_profile(billing: ServiceUnderTest
         "name": "Van der Veen Logistiek B.V.",
         "kvk_number": new_kvk,
         "org_units": [
-            {"id": created["org_units"][0]["id"], "name": "Planning", "parent_id": None, "kind": "department"}
+            {
+                "id": created["org_units"][0]["id"],
+                "name": "Planning",
+                "parent_id": None,
+                "kind": "department",
+                "employees": None,
+            }
         ],
         "account_manager_id": "am-fatima",
         "k_anonymity": 8,

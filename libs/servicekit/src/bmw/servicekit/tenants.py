@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, Table, Text, delete, func, select
 from sqlalchemy.dialects.postgresql import UUID, insert
@@ -39,7 +40,19 @@ ORG_UNITS = Table(
     ),
     Column("name", Text, nullable=False),
     Column("parent_id", UUID(as_uuid=True), nullable=True),
+    Column("employees", Integer, nullable=True, comment="Headcount of the unit itself, if billing has it"),
 )
+
+
+@dataclass(frozen=True)
+class OrgUnitRow:
+    """One org unit of the local copy. ``employees`` is the unit's own headcount (not its sub-units'), None
+    when the client has not given it: a caller relating counts to size must treat None as unknown, not zero."""
+
+    id: uuid.UUID
+    name: str
+    parent_id: uuid.UUID | None
+    employees: int | None
 
 
 async def apply_profile(session: AsyncSession, profile: ClientRegistered | ClientUpdated) -> None:
@@ -57,7 +70,13 @@ async def apply_profile(session: AsyncSession, profile: ClientRegistered | Clien
         await session.execute(
             insert(ORG_UNITS),
             [
-                {"id": unit.id, "tenant_id": profile.tenant_id, "name": unit.name, "parent_id": unit.parent_id}
+                {
+                    "id": unit.id,
+                    "tenant_id": profile.tenant_id,
+                    "name": unit.name,
+                    "parent_id": unit.parent_id,
+                    "employees": unit.employees,
+                }
                 for unit in profile.org_units
             ],
         )
@@ -85,6 +104,16 @@ async def org_unit_exists(session: AsyncSession, tenant_id: uuid.UUID, org_unit_
 async def org_unit_names(session: AsyncSession, tenant_id: uuid.UUID) -> dict[uuid.UUID, str]:
     rows = await session.execute(select(ORG_UNITS.c.id, ORG_UNITS.c.name).where(ORG_UNITS.c.tenant_id == tenant_id))
     return {row.id: row.name for row in rows}
+
+
+async def org_units(session: AsyncSession, tenant_id: uuid.UUID) -> list[OrgUnitRow]:
+    """The tenant's org units with their parents and headcounts, sorted by name (then id, for a stable order)."""
+    rows = await session.execute(
+        select(ORG_UNITS.c.id, ORG_UNITS.c.name, ORG_UNITS.c.parent_id, ORG_UNITS.c.employees)
+        .where(ORG_UNITS.c.tenant_id == tenant_id)
+        .order_by(ORG_UNITS.c.name, ORG_UNITS.c.id)
+    )
+    return [OrgUnitRow(id=row.id, name=row.name, parent_id=row.parent_id, employees=row.employees) for row in rows]
 
 
 async def k_anonymity(session: AsyncSession, tenant_id: uuid.UUID, default: int) -> int:

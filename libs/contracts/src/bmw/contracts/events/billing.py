@@ -32,6 +32,13 @@ class OrgUnit(WireModel):
         description="What the unit is: a department (organisational) or a location (a site, e.g. for on-site "
         "work); absent in events from before units had a kind, which were departments.",
     )
+    employees: int | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="Number of employees in the unit (headcount, own employees only, not its sub-units); none "
+        "when the client has not given it. Signals uses it to judge a unit's referral rate against its size.",
+    )
 
 
 @event("billing.client.registered.v1")

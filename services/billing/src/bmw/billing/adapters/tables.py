@@ -56,11 +56,13 @@ ORGANISATION_UNITS = Table(
     Column("name", Text, nullable=False),
     Column("parent_id", UUID(as_uuid=True), nullable=True),
     Column("kind", Text, nullable=False, server_default="department", comment="department or location"),
+    Column("employees", Integer, nullable=True, comment="Headcount of the unit itself (not its sub-units), if given"),
     # A parent is a unit of the same organisation: the pair (tenant_id, parent_id) must exist.
     UniqueConstraint("tenant_id", "id"),
     ForeignKeyConstraint(["tenant_id", "parent_id"], ["organisation_units.tenant_id", "organisation_units.id"]),
     CheckConstraint("kind IN ('department', 'location')", name="kind"),
     CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    CheckConstraint("employees IS NULL OR employees > 0", name="employees_positive"),
 )
 
 ORGANISATION_ADDRESSES = Table(

@@ -336,7 +336,12 @@ async def _insert_units(session: AsyncSession, tenant_id: uuid.UUID, units: Sequ
     for unit in units:
         await session.execute(
             insert(ORGANISATION_UNITS).values(
-                id=unit.id, tenant_id=tenant_id, name=unit.name, parent_id=unit.parent_id, kind=unit.kind
+                id=unit.id,
+                tenant_id=tenant_id,
+                name=unit.name,
+                parent_id=unit.parent_id,
+                kind=unit.kind,
+                employees=unit.employees,
             )
         )
 
@@ -385,7 +390,7 @@ def _conflict_of(error: IntegrityError) -> Conflict:
 
 
 def _unit_of(row: Any) -> OrgUnit:
-    return OrgUnit(id=row.id, name=row.name, parent_id=row.parent_id, kind=row.kind)
+    return OrgUnit(id=row.id, name=row.name, parent_id=row.parent_id, kind=row.kind, employees=row.employees)
 
 
 def _organisation_of(
@@ -729,11 +734,13 @@ async def add_org_unit(
 
 @dataclass(frozen=True)
 class ChangeOrgUnit:
-    """Rename, move (``parent_id``; None makes it a root unit) or re-kind an org unit."""
+    """Rename, move (``parent_id``; None makes it a root unit), re-kind an org unit or change its headcount
+    (``employees``; None clears it)."""
 
     name: str | Unchanged = UNCHANGED
     parent_id: uuid.UUID | Unchanged | None = UNCHANGED
     kind: OrgUnitKind | Unchanged = UNCHANGED
+    employees: int | Unchanged | None = UNCHANGED
 
 
 async def change_org_unit(
@@ -744,7 +751,7 @@ async def change_org_unit(
     principal: Principal,
     uow: UnitOfWorkFactory,
 ) -> Organisation:
-    """Rename, move or re-kind an org unit; a move under its own descendant (a cycle) is refused."""
+    """Rename, move, re-kind or re-count an org unit; a move under its own descendant (a cycle) is refused."""
 
     async def apply(session: AsyncSession, organisation: Organisation) -> bool:
         index = next((i for i, unit in enumerate(organisation.org_units) if unit.id == unit_id), None)
@@ -756,6 +763,8 @@ async def change_org_unit(
             changes["name"] = command.name
         if not isinstance(command.kind, Unchanged):
             changes["kind"] = command.kind
+        if not isinstance(command.employees, Unchanged):
+            changes["employees"] = command.employees
         if not isinstance(command.parent_id, Unchanged):
             parent_id = command.parent_id
             _refuse_foreign_parent(organisation, parent_id)
@@ -772,7 +781,7 @@ async def change_org_unit(
         await session.execute(
             update(ORGANISATION_UNITS)
             .where(ORGANISATION_UNITS.c.id == unit_id, ORGANISATION_UNITS.c.tenant_id == tenant_id)
-            .values(name=changed.name, parent_id=changed.parent_id, kind=changed.kind)
+            .values(name=changed.name, parent_id=changed.parent_id, kind=changed.kind, employees=changed.employees)
         )
         return True
 

@@ -76,6 +76,12 @@ HouseNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"
 SubjectId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 KAnonymity = Annotated[int, Field(ge=5, le=100)]
 PaymentTermsDays = Annotated[int, Field(ge=7, le=90)]
+#: Strict: a headcount of ``true``, ``"12"`` or ``12.0`` is a client's mistake to report, not to guess at.
+Headcount = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
+_HEADCOUNT = (
+    "Number of employees in the unit (headcount, own employees only, not its sub-units); signals judges the "
+    "unit's referral rate against it."
+)
 
 
 # -- request models -------------------------------------------------------------------------------
@@ -203,13 +209,20 @@ class OrgUnitCreate(BaseModel):
     kind: Literal["department", "location"] = Field(
         default="department", description="department (organisational unit) or location (a site)."
     )
+    employees: Headcount | None = Field(default=None, description=_HEADCOUNT + " Absent when not known.")
 
     def to_unit(self) -> OrgUnit:
-        return OrgUnit(id=self.id or uuid.uuid4(), name=self.name, parent_id=self.parent_id, kind=self.kind)
+        return OrgUnit(
+            id=self.id or uuid.uuid4(),
+            name=self.name,
+            parent_id=self.parent_id,
+            kind=self.kind,
+            employees=self.employees,
+        )
 
 
 class OrgUnitChange(BaseModel):
-    """Rename, move or re-kind an org unit; fields left out stay as they are."""
+    """Rename, move, re-kind or re-count an org unit; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -220,6 +233,7 @@ class OrgUnitChange(BaseModel):
         "it a top-level unit.",
     )
     kind: Literal["department", "location"] | None = Field(default=None, description="department or location.")
+    employees: Headcount | None = Field(default=None, description=_HEADCOUNT + " Null clears it.")
 
 
 class ClientOrganisationCreate(BaseModel):
@@ -313,10 +327,11 @@ class OrgUnitRead(BaseModel):
     name: str = Field(description="Name of the department or location.")
     parent_id: uuid.UUID | None = Field(description="Parent unit, if any.")
     kind: Literal["department", "location"] = Field(description="department or location.")
+    employees: int | None = Field(description="Headcount of the unit itself (not its sub-units); null if not given.")
 
     @classmethod
     def of(cls, unit: OrgUnit) -> OrgUnitRead:
-        return cls(id=unit.id, name=unit.name, parent_id=unit.parent_id, kind=unit.kind)
+        return cls(id=unit.id, name=unit.name, parent_id=unit.parent_id, kind=unit.kind, employees=unit.employees)
 
 
 class OrgUnitTreeNode(BaseModel):
@@ -326,6 +341,7 @@ class OrgUnitTreeNode(BaseModel):
     name: str = Field(description="Name of the department or location.")
     parent_id: uuid.UUID | None = Field(description="Parent unit, if any.")
     kind: Literal["department", "location"] = Field(description="department or location.")
+    employees: int | None = Field(description="Headcount of the unit itself (not its sub-units); null if not given.")
     children: list[OrgUnitTreeNode] = Field(description="The units directly below, sorted by name.")
 
     @classmethod
@@ -336,6 +352,7 @@ class OrgUnitTreeNode(BaseModel):
             name=unit.name,
             parent_id=unit.parent_id,
             kind=unit.kind,
+            employees=unit.employees,
             children=[cls.of(child) for child in node.children],
         )
 
@@ -538,8 +555,8 @@ async def read_org_unit_tree(
 async def update_org_unit(
     tenant_id: uuid.UUID, unit_id: uuid.UUID, body: OrgUnitChange, principal: CurrentPrincipal, uow: UowFactoryDep
 ) -> ClientOrganisationRead:
-    """Rename a unit, change its kind, or move it under another unit (null: to the top); a move under the unit
-    itself or one of its descendants is refused."""
+    """Rename a unit, change its kind or headcount (null clears it), or move it under another unit (null: to the
+    top); a move under the unit itself or one of its descendants is refused."""
     given = body.model_fields_set
     nulls = [name for name in ("name", "kind") if name in given and getattr(body, name) is None]
     if nulls:
@@ -551,5 +568,6 @@ async def update_org_unit(
         name=body.name if body.name is not None else UNCHANGED,
         kind=body.kind if body.kind is not None else UNCHANGED,
         parent_id=body.parent_id if "parent_id" in given else UNCHANGED,
+        employees=body.employees if "employees" in given else UNCHANGED,
     )
     return ClientOrganisationRead.of(await change_org_unit(tenant_id, unit_id, command, principal=principal, uow=uow))
