@@ -21,6 +21,11 @@ class ReferralReceived(EventData):
     category: Category = Field(description="What the help request is about.")
     urgency: Urgency = Field(description="How soon a social worker must make contact; sets the SLA deadline.")
     received_at: AwareDatetime = Field(description="When the referral was made (UTC).")
+    historical: bool = Field(
+        default=False,
+        description="True for a referral from before the client organisation moved to this product (pushed by an "
+        "integration with its original date): history for statistics only, no case opens.",
+    )
 
 
 @event("intake.case.opened.v1")

@@ -11,7 +11,7 @@ import uuid
 from pydantic import AwareDatetime, Field
 
 from bmw.contracts.events.base import Decimal2, EventData, event
-from bmw.contracts.taxonomy import AppointmentKind, CancelledBy, UnschedulableReason, WorkshopTheme
+from bmw.contracts.taxonomy import AppointmentKind, CancelledBy, Category, UnschedulableReason, WorkshopTheme
 
 # -- appointments -------------------------------------------------------------------------------
 
@@ -25,6 +25,11 @@ class _AppointmentData(EventData):
     worker_id: uuid.UUID = Field(description="The social worker whose time is booked.")
     start: AwareDatetime = Field(description="Start of the appointment, with its UTC offset.")
     duration_minutes: int = Field(gt=0, le=24 * 60, description="Length of the appointment in minutes.")
+    topic: Category | None = Field(
+        default=None,
+        description="For a manager consultation: the theme the manager asked advice on (a help-request category); "
+        "none otherwise.",
+    )
 
 
 @event("scheduling.appointment.booked.v1")

@@ -59,7 +59,8 @@ class IntakeRepository:
 
     # -- referrals ---------------------------------------------------------------------------
 
-    async def add_referral(self, referral: Referral, *, person_id: uuid.UUID) -> None:
+    async def add_referral(self, referral: Referral, *, person_id: uuid.UUID | None) -> None:
+        """Insert a referral; a historical one has no person (``person_id`` None)."""
         await self.session.execute(
             insert(REFERRALS).values(
                 id=referral.id,

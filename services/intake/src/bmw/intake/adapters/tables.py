@@ -60,7 +60,9 @@ REFERRALS = Table(
     Column("employee_consented", Boolean, nullable=False),
     Column("status", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    CheckConstraint("status IN ('awaiting_consent', 'case_opened', 'expired')", name="status"),
+    CheckConstraint("status IN ('awaiting_consent', 'case_opened', 'expired', 'historical')", name="status"),
+    # History an integration brought from before the move to this product holds no person (data minimisation).
+    CheckConstraint("status <> 'historical' OR person_id IS NULL", name="history_has_no_person"),
 )
 
 CASES = Table(

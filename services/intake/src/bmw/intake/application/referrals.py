@@ -24,7 +24,13 @@ from bmw.intake.domain.consent import (
     Recipient,
     check_applicable,
 )
-from bmw.intake.domain.referrals import CONSENT_WINDOW, ChannelNotAllowed, Referral, ReferralClosed
+from bmw.intake.domain.referrals import (
+    CONSENT_WINDOW,
+    ChannelNotAllowed,
+    OriginalDateNotAllowed,
+    Referral,
+    ReferralClosed,
+)
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from bmw.servicekit.idempotency import Idempotency, claim, remember
@@ -58,16 +64,21 @@ class EmployeeContact:
 
 @dataclass(frozen=True)
 class SubmitReferral:
-    """Command: a referral of one employee of a client organisation."""
+    """Command: a referral of one employee of a client organisation.
+
+    With ``original_received_at`` it is history an integration brings from before the move to this product:
+    no employee is needed, and one given is not kept (data minimisation).
+    """
 
     tenant_id: uuid.UUID
     org_unit_id: uuid.UUID
     category: Category
     urgency: Urgency
     channel: Channel
-    employee: EmployeeContact
+    employee: EmployeeContact | None
     employee_consented: bool
     language: str
+    original_received_at: datetime | None = None
 
 
 async def _open_case(
@@ -124,81 +135,136 @@ async def submit_referral(
                 fields=[FieldError(path="body.org_unit_id", message="no such org unit in this client organisation")],
             )
         now = intake.clock()
-        try:
-            referral = Referral.receive(
-                tenant_id=command.tenant_id,
-                org_unit_id=command.org_unit_id,
-                category=command.category,
-                urgency=command.urgency,
-                channel=command.channel,
-                language=command.language,
-                referred_by=principal.subject,
-                referrer_roles=principal.roles,
-                employee_consented=command.employee_consented,
-                received_at=now,
+        if command.original_received_at is not None:
+            referral = _historical_referral(command, command.original_received_at, principal=principal, now=now)
+            await IntakeRepository(work.session).add_referral(referral, person_id=None)
+            await work.emit(_received(referral), tenant_id=referral.tenant_id, subject=str(referral.id))
+        elif command.employee is not None:
+            referral = await _receive(command, command.employee, principal=principal, intake=intake, work=work, now=now)
+        else:
+            raise InvalidInput(
+                "a referral needs the employee's contact details",
+                fields=[FieldError(path="body.employee", message="required, except for history")],
             )
-        except ChannelNotAllowed as error:
-            raise Forbidden(str(error)) from error
-        repository = IntakeRepository(work.session)
-        vault = intake.vault(work)
-        own = referral.channel is Channel.SELF and principal.has_role(Role.EMPLOYEE)
-        person_id, client_ref = await vault.create(
-            tenant_id=command.tenant_id,
-            fields=command.employee.fields(),
-            subject=principal.subject if own else None,
-        )
-        await repository.add_referral(referral, person_id=person_id)
-        await audit(
-            repository,
-            principal,
-            action="create",
-            resource="referral",
-            tenant_id=referral.tenant_id,
-            person_ref=client_ref,
-        )
-        await work.emit(
-            ReferralReceived(
-                referral_id=referral.id,
-                channel=referral.channel,
-                org_unit_id=referral.org_unit_id,
-                category=referral.category,
-                urgency=referral.urgency,
-                received_at=referral.received_at,
-            ),
-            tenant_id=referral.tenant_id,
-            subject=str(referral.id),
-        )
-        if referral.may_open_case:
-            await _record_consent(
-                work,
-                repository,
-                person_id,
-                client_ref,
-                referral.tenant_id,
-                Recipient.PROVIDER,
-                ConsentItem.REFERRAL,
-                True,
-                None,
-                principal.subject,
-                "portal" if own else "attested_by_referrer",
-                now,
-            )
-            await _open_case(
-                work,
-                repository,
-                referral,
-                client_ref,
-                person_id,
-                principal.subject,
-                now,
-                principal.subject if own else None,
-            )
-            await repository.save_referral(referral)  # after opening: the status is case_opened now
         response = render(referral)
         if idempotency is not None:
             await remember(work.session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
     return response
+
+
+def _received(referral: Referral) -> ReferralReceived:
+    """intake.referral.received.v1 of a referral; a historical one carries its original date."""
+    return ReferralReceived(
+        referral_id=referral.id,
+        channel=referral.channel,
+        org_unit_id=referral.org_unit_id,
+        category=referral.category,
+        urgency=referral.urgency,
+        received_at=referral.received_at,
+        historical=referral.historical,
+    )
+
+
+async def _receive(
+    command: SubmitReferral,
+    employee: EmployeeContact,
+    *,
+    principal: Principal,
+    intake: Intake,
+    work: UnitOfWork,
+    now: datetime,
+) -> Referral:
+    """A referral for help now: the employee's details sealed in a new person, and a case when it may open."""
+    try:
+        referral = Referral.receive(
+            tenant_id=command.tenant_id,
+            org_unit_id=command.org_unit_id,
+            category=command.category,
+            urgency=command.urgency,
+            channel=command.channel,
+            language=command.language,
+            referred_by=principal.subject,
+            referrer_roles=principal.roles,
+            employee_consented=command.employee_consented,
+            received_at=now,
+        )
+    except ChannelNotAllowed as error:
+        raise Forbidden(str(error)) from error
+    repository = IntakeRepository(work.session)
+    vault = intake.vault(work)
+    own = referral.channel is Channel.SELF and principal.has_role(Role.EMPLOYEE)
+    person_id, client_ref = await vault.create(
+        tenant_id=command.tenant_id,
+        fields=employee.fields(),
+        subject=principal.subject if own else None,
+    )
+    await repository.add_referral(referral, person_id=person_id)
+    await audit(
+        repository,
+        principal,
+        action="create",
+        resource="referral",
+        tenant_id=referral.tenant_id,
+        person_ref=client_ref,
+    )
+    await work.emit(_received(referral), tenant_id=referral.tenant_id, subject=str(referral.id))
+    if referral.may_open_case:
+        await _record_consent(
+            work,
+            repository,
+            person_id,
+            client_ref,
+            referral.tenant_id,
+            Recipient.PROVIDER,
+            ConsentItem.REFERRAL,
+            True,
+            None,
+            principal.subject,
+            "portal" if own else "attested_by_referrer",
+            now,
+        )
+        await _open_case(
+            work,
+            repository,
+            referral,
+            client_ref,
+            person_id,
+            principal.subject,
+            now,
+            principal.subject if own else None,
+        )
+        await repository.save_referral(referral)  # after opening: the status is case_opened now
+    return referral
+
+
+def _historical_referral(
+    command: SubmitReferral, original_received_at: datetime, *, principal: Principal, now: datetime
+) -> Referral:
+    """A referral from the client organisation's history, at its original date.
+
+    No person is created and the employee's details, if sent, are dropped here: history serves statistics
+    only, and what is not kept cannot leak or need erasing. Nothing personal is touched, so nothing is audited.
+    """
+    try:
+        return Referral.receive_historical(
+            tenant_id=command.tenant_id,
+            org_unit_id=command.org_unit_id,
+            category=command.category,
+            urgency=command.urgency,
+            channel=command.channel,
+            language=command.language,
+            referred_by=principal.subject,
+            referrer_roles=principal.roles,
+            original_received_at=original_received_at,
+            now=now,
+        )
+    except OriginalDateNotAllowed as error:
+        raise InvalidInput(
+            str(error), fields=[FieldError(path="body.original_received_at", message=str(error))]
+        ) from error
+    except ChannelNotAllowed as error:
+        raise Forbidden(str(error)) from error
 
 
 async def _record_consent(

@@ -14,12 +14,17 @@ from bmw.intake.domain.sla import sla_deadline
 
 #: A referral by someone else waits this long for the employee's consent, then expires.
 CONSENT_WINDOW = timedelta(days=14)
+#: How far back an integration may date a referral it brings from before the move to this product: three
+#: years (one leap day included), the baseline the signals service needs and no more.
+HISTORY_WINDOW = timedelta(days=3 * 365 + 1)
 
 
 class ReferralStatus(StrEnum):
     AWAITING_CONSENT = "awaiting_consent"
     CASE_OPENED = "case_opened"
     EXPIRED = "expired"
+    #: From before the client organisation moved to this product: counted in statistics, nothing else.
+    HISTORICAL = "historical"
 
 
 class ReferralClosed(ValueError):
@@ -28,6 +33,10 @@ class ReferralClosed(ValueError):
 
 class ChannelNotAllowed(ValueError):
     """The caller's role may not refer through this channel."""
+
+
+class OriginalDateNotAllowed(ValueError):
+    """An original (historical) received date that is not the caller's to give, or lies outside the window."""
 
 
 #: Which channels each role may use. An employee refers themselves; a client contact refers as the
@@ -110,6 +119,52 @@ class Referral:
             # A self-referral is the employee's own act; anyone else's needs their consent.
             employee_consented=employee_consented or channel is Channel.SELF,
         )
+
+    @classmethod
+    def receive_historical(
+        cls,
+        *,
+        tenant_id: uuid.UUID,
+        org_unit_id: uuid.UUID,
+        category: Category,
+        urgency: Urgency,
+        channel: Channel,
+        language: str,
+        referred_by: str,
+        referrer_roles: frozenset[Role],
+        original_received_at: datetime,
+        now: datetime,
+    ) -> Referral:
+        """A referral from the client organisation's history, pushed by its HR system with its original date.
+
+        It is a statistic, not a request for help any more: it opens no case, asks no consent and holds no
+        person, so that a client moving to this product brings its baseline and nothing personal with it.
+        """
+        if Role.INTEGRATION not in referrer_roles:
+            raise OriginalDateNotAllowed("only an integration may send an original date")
+        if channel not in allowed_channels(referrer_roles):
+            raise ChannelNotAllowed(f"channel {channel.value!r} is not open to the caller's role")
+        if original_received_at > now:
+            raise OriginalDateNotAllowed("an original date cannot lie in the future")
+        if original_received_at < now - HISTORY_WINDOW:
+            raise OriginalDateNotAllowed("an original date lies at most 3 years back")
+        return cls(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            org_unit_id=org_unit_id,
+            category=category,
+            urgency=urgency,
+            channel=channel,
+            language=language,
+            received_at=original_received_at,
+            referred_by=referred_by,
+            employee_consented=False,
+            status=ReferralStatus.HISTORICAL,
+        )
+
+    @property
+    def historical(self) -> bool:
+        return self.status is ReferralStatus.HISTORICAL
 
     @property
     def may_open_case(self) -> bool:

@@ -63,7 +63,8 @@ class EmployeeContactCreate(BaseModel):
 
 
 class ReferralCreate(BaseModel):
-    """A referral (aanmelding) of one employee."""
+    """A referral (aanmelding) of one employee; or, from an integration with an original date, a referral from
+    before the client organisation moved to this product (history for statistics, no person kept)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,13 +75,25 @@ class ReferralCreate(BaseModel):
     category: Category = Field(description="What the help request is about (taxonomy in bmw.contracts).")
     urgency: Urgency = Field(description="crisis: contact within 24 h; urgent: 3 working days; normal: 5.")
     channel: Channel = Field(description="Who refers: self, manager, hr, company_doctor or integration.")
-    employee: EmployeeContactCreate = Field(description="The employee's contact details.")
+    employee: EmployeeContactCreate | None = Field(
+        default=None,
+        description="The employee's contact details; required, except for history (original_received_at), "
+        "where they are not needed and, if sent, not stored (data minimisation).",
+    )
     employee_consented: bool = Field(
         default=False,
         description="The referrer attests that the employee agreed to this referral. Without it (and unless it "
         "is a self-referral) the referral waits up to 14 days for the employee's consent before a case opens.",
     )
     language: Language = Field(default="nl", description="Language for the conversations (ISO 639-1).")
+    original_received_at: AwareDatetime | None = Field(
+        default=None,
+        description="Integrations only: the date the referral was originally received, at most 3 years back and "
+        "not in the future, for history from before the client organisation moved to this product. Such a "
+        "referral is stored as `historical` and counted in the week it happened; it opens no case, asks no "
+        "consent, books nothing, and keeps no personal data: employee details are not needed and, if sent, "
+        "not stored.",
+    )
 
 
 class ReferralRead(BaseModel):
@@ -92,9 +105,11 @@ class ReferralRead(BaseModel):
     category: Category = Field(description="Help request category.")
     urgency: Urgency = Field(description="Urgency as submitted.")
     channel: Channel = Field(description="Referral channel.")
-    status: ReferralStatus = Field(description="awaiting_consent, case_opened or expired.")
+    status: ReferralStatus = Field(
+        description="awaiting_consent, case_opened, expired, or historical (history from an integration)."
+    )
     case_id: uuid.UUID | None = Field(description="The case opened from it, once consented.")
-    received_at: datetime = Field(description="When it was received (UTC).")
+    received_at: datetime = Field(description="When it was received (UTC); for history, the original date.")
 
     @classmethod
     def of(cls, referral: Referral) -> ReferralRead:
@@ -128,8 +143,10 @@ class ReferralStatusRead(BaseModel):
 
     id: uuid.UUID = Field(description="Referral id.")
     tenant_id: uuid.UUID = Field(description="Client organisation.")
-    status: ReferralStatus = Field(description="awaiting_consent, case_opened or expired.")
-    received_at: datetime = Field(description="When it was received (UTC).")
+    status: ReferralStatus = Field(
+        description="awaiting_consent, case_opened, expired, or historical (history from an integration)."
+    )
+    received_at: datetime = Field(description="When it was received (UTC); for history, the original date.")
     attended: bool | None = Field(
         description="Whether the employee attended; null unless the employee consented to tell this referrer."
     )
@@ -172,7 +189,8 @@ class ReferralPage(BaseModel):
 async def create_referral(
     body: ReferralCreate, principal: CurrentPrincipal, intake: IntakeDep, idempotency_key: IdempotencyKeyHeader = None
 ) -> dict[str, Any]:
-    """Submit a referral; a case opens at once for a self-referral or a consented one."""
+    """Submit a referral; a case opens at once for a self-referral or a consented one. An integration may
+    send history with its original date: stored without personal data, it only counts in statistics."""
     tenant_id = body.tenant_id or principal.tenant_id
     if tenant_id is None:
         raise InvalidInput(
@@ -185,14 +203,18 @@ async def create_referral(
         category=body.category,
         urgency=body.urgency,
         channel=body.channel,
+        # History keeps no person: its employee details, if any, go no further than this request.
         employee=referral_use.EmployeeContact(
             name=body.employee.name,
             email=body.employee.email,
             phone=body.employee.phone,
             date_of_birth=body.employee.date_of_birth,
-        ),
+        )
+        if body.employee is not None and body.original_received_at is None
+        else None,
         employee_consented=body.employee_consented,
         language=body.language,
+        original_received_at=body.original_received_at,
     )
     idempotency = (
         Idempotency.of(principal.subject, idempotency_key, body.model_dump(mode="json")) if idempotency_key else None

@@ -99,9 +99,11 @@ APPOINTMENTS = Table(
         server_default=text("0"),
         comment="Raised by every change after booking; the iCalendar SEQUENCE",
     ),
+    Column("topic", Text, nullable=True, comment="Manager consultation: the theme asked about (taxonomy Category)"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("starts_at < ends_at", name="ordered"),
     CheckConstraint("status IN ('booked', 'cancelled', 'completed', 'no_show')", name="status"),
+    CheckConstraint("topic IS NULL OR kind = 'manager_consultation'", name="topic_of_manager_consultation"),
     ExcludeConstraint(
         (Column("worker_id"), "="),
         (Column("during"), "&&"),

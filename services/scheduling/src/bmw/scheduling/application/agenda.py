@@ -21,7 +21,7 @@ from bmw.contracts.events.scheduling import (
     AppointmentRescheduled,
 )
 from bmw.contracts.pseudonyms import login_digest
-from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Location, Role
+from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, CancelledBy, Category, Location, Role
 from bmw.scheduling.adapters.tables import APPOINTMENTS, IDEMPOTENCY_KEYS, PENDING_INTAKES, WORKERS
 from bmw.scheduling.application.access import is_employees_own, is_own_agenda, may_see_appointment
 from bmw.scheduling.application.appointments import (
@@ -101,6 +101,17 @@ class Booking:
     duration: timedelta
     case_id: uuid.UUID | None = None
     location: Location | None = None
+    topic: Category | None = None
+
+
+def check_topic(booking: Booking) -> None:
+    """A topic belongs to a manager consultation only: what a manager asks advice on is a theme of the
+    organisation, while a consult's or intake's subject is the employee's and stays in intake."""
+    if booking.topic is not None and booking.kind is not AppointmentKind.MANAGER_CONSULTATION:
+        raise InvalidInput(
+            "only a manager consultation has a topic",
+            fields=[FieldError(path="body.topic", message="leave it out unless kind is manager_consultation")],
+        )
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,7 @@ async def book(
             f"a {booking.kind.value} is planned on its own resource",
             fields=[FieldError(path="body.kind", message="use /workshops or /secondments")],
         )
+    check_topic(booking)
     async with uow(tenant_id=booking.tenant_id) as work:
         if idempotency is not None:
             stored = await claim(work.session, IDEMPOTENCY_KEYS, idempotency)
@@ -213,6 +225,7 @@ async def _insert(
         booking.case_id,
         booking.start,
         booking.start + booking.duration,
+        booking.topic,
     )
     inserted = await insert_appointment(
         session,
@@ -270,6 +283,7 @@ async def record_held(
             "only intakes, consults and manager consultations are recorded afterwards",
             fields=[FieldError(path="body.kind", message="intake, consult or manager_consultation")],
         )
+    check_topic(booking)
     if not moment - RECORD_WINDOW <= booking.start <= moment - booking.duration:
         raise InvalidInput(
             "an appointment recorded afterwards has ended already, and started at most 60 days ago",
@@ -332,7 +346,14 @@ async def change_status(
         if row.status != "booked":
             raise Conflict(f"the appointment is already {row.status}", current_state=row.status)
         appointment = Appointment(
-            row.id, row.tenant_id, row.worker_id, AppointmentKind(row.kind), row.case_id, row.starts_at, row.ends_at
+            row.id,
+            row.tenant_id,
+            row.worker_id,
+            AppointmentKind(row.kind),
+            row.case_id,
+            row.starts_at,
+            row.ends_at,
+            Category(row.topic) if row.topic else None,
         )
         late: bool | None = None
         fields = appointment.event_fields()
@@ -413,7 +434,14 @@ async def reschedule(
                 raise Conflict("that time was just booked by someone else", current_state="taken") from error
             raise
         moved = Appointment(
-            row.id, row.tenant_id, row.worker_id, AppointmentKind(row.kind), row.case_id, start, start + duration
+            row.id,
+            row.tenant_id,
+            row.worker_id,
+            AppointmentKind(row.kind),
+            row.case_id,
+            start,
+            start + duration,
+            Category(row.topic) if row.topic else None,
         )
         await work.emit(
             AppointmentRescheduled(**moved.event_fields(), previous_start=row.starts_at),
@@ -445,6 +473,7 @@ class AppointmentView:
     overage: bool
     walk_in: bool
     workshop_id: uuid.UUID | None
+    topic: Category | None
 
     @classmethod
     def of(cls, row: Any) -> AppointmentView:
@@ -463,6 +492,7 @@ class AppointmentView:
             overage=row.overage,
             walk_in=row.walk_in,
             workshop_id=row.workshop_id,
+            topic=Category(row.topic) if row.topic else None,
         )
 
 

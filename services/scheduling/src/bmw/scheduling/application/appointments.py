@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened, ClientErased
 from bmw.contracts.events.scheduling import AppointmentBooked, IntakeUnschedulable
-from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, UnschedulableReason
+from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, Category, UnschedulableReason
 from bmw.scheduling.adapters.tables import ABSENCES, APPOINTMENTS, EXTRA_HOURS, PENDING_INTAKES, WORKERS
 from bmw.scheduling.domain.availability import WorkingHours, iter_free_slots
 from bmw.servicekit.uow import UnitOfWork
@@ -43,6 +43,9 @@ class Appointment:
     case_id: uuid.UUID | None
     start: datetime
     end: datetime
+    #: A manager consultation's theme (a help-request category), so that signals can see repeated
+    #: consultations on one theme; None for every other kind.
+    topic: Category | None = None
 
     @property
     def duration_minutes(self) -> int:
@@ -57,6 +60,7 @@ class Appointment:
             "worker_id": self.worker_id,
             "start": self.start,
             "duration_minutes": self.duration_minutes,
+            "topic": self.topic,
         }
 
     def booked_event(self, *, overage: bool = False) -> AppointmentBooked:
@@ -91,6 +95,7 @@ async def insert_appointment(
         "worker_id": appointment.worker_id,
         "kind": appointment.kind.value,
         "case_id": appointment.case_id,
+        "topic": appointment.topic.value if appointment.topic else None,
         "client_ref": client_ref,
         "starts_at": appointment.start,
         "ends_at": appointment.end,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from bmw.contracts.taxonomy import AppointmentKind, CancelledBy, Location
+from bmw.contracts.taxonomy import AppointmentKind, CancelledBy, Category, Location
 from bmw.scheduling.application.agenda import (
     AppointmentView,
     Booked,
@@ -369,6 +369,12 @@ class AppointmentCreate(BaseModel):
         description="The case it belongs to; required for a consult when the contract limits consults per employee.",
     )
     location: Location | None = Field(default=None, description="Where it takes place; one of the worker's.")
+    topic: Category | None = Field(
+        default=None,
+        description="For a manager consultation only: the theme the manager asks advice on, as a help-request "
+        "category (e.g. conflict_manager, reorganisation_uncertainty). It names no one; signals uses it to see "
+        "repeated manager consultations on one theme.",
+    )
 
     def booking(self) -> Booking:
         return Booking(
@@ -379,6 +385,7 @@ class AppointmentCreate(BaseModel):
             duration=duration_of(self.kind, self.duration_minutes),
             case_id=self.case_id,
             location=self.location,
+            topic=self.topic,
         )
 
 
@@ -399,6 +406,9 @@ class AppointmentRead(BaseModel):
     overage: bool = Field(default=False, description="Beyond the contract's entitlement, billed at the overage rate.")
     walk_in: bool = Field(default=False, description="Secondment block with open consultation hours (spreekuur).")
     workshop_id: uuid.UUID | None = Field(default=None, description="For a trainer's block: the workshop.")
+    topic: Category | None = Field(
+        default=None, description="For a manager consultation: the theme asked about; null otherwise."
+    )
 
     @classmethod
     def of(cls, view: AppointmentView) -> AppointmentRead:
@@ -418,6 +428,7 @@ class AppointmentRead(BaseModel):
             status="booked",
             location=booked.location,
             overage=booked.overage,
+            topic=appointment.topic,
         )
 
 
