@@ -1,6 +1,7 @@
 """The ``bmw`` command line: run the backend locally and mint development tokens.
 
-This is a thin layer over :class:`bmw.devstack.stack.Stack` and :mod:`bmw.devstack.tokens`.
+This is a thin layer over :class:`bmw.devstack.stack.Stack` and :mod:`bmw.devstack.tokens`; ``bmw signals``
+lives in :mod:`bmw.devstack.signals_cli`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bmw.devstack import published
 from bmw.devstack.demo import DemoLoadError, default_subject
 from bmw.devstack.infra import InfraError
 from bmw.devstack.processes import ManagedProcess, ProcessFailed
+from bmw.devstack.signals_cli import signals_app
 from bmw.devstack.stack import Stack, StackError
 from bmw.devstack.tokens import (
     DEFAULT_TTL,
@@ -61,6 +63,7 @@ intake_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(intake_app, name="intake")
+app.add_typer(signals_app, name="signals")
 
 TOKENS_FILE = "tokens.env"
 
