@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from bmw.contracts.compat import iter_properties
 from bmw.contracts.envelope import CloudEvent, topic_for
 from bmw.contracts.events import EventData, all_event_types, event, event_class
-from bmw.contracts.events.billing import ContractActivated, InvoiceIssued, UsageRecorded
+from bmw.contracts.events.billing import ClientRegistered, ContractActivated, InvoiceIssued, UsageRecorded
 from bmw.contracts.events.scheduling import AppointmentCancelled, SecondmentHoursLogged
 from bmw.contracts.events.signals import EvidenceSummary, OpportunityStageChanged
 from bmw.contracts.schemas import schema_for
@@ -33,7 +33,7 @@ APPOINTMENT = {
     "duration_minutes": 60,
 }
 WORKSHOP = {"workshop_id": U, "theme": "giving_and_receiving_feedback", "start": START, "participants_count": 12}
-CLIENT = {"tenant_id": U, "name": "Gemeente Voorbeeld", "org_units": [{"id": U, "name": "Logistiek"}]}
+CLIENT = {"tenant_id": U, "name": "Gemeente Voorbeeld", "org_units": [{"id": U, "name": "Logistiek", "employees": 120}]}
 
 #: One valid instance of every event type: a new type must add one here.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -44,6 +44,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "category": "workload_stress",
         "urgency": "normal",
         "received_at": START,
+        "historical": True,
     },
     "intake.case.opened.v1": {
         "case_id": U,
@@ -64,7 +65,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "scheduling.appointment.booked.v1": APPOINTMENT,
     "scheduling.appointment.rescheduled.v1": {**APPOINTMENT, "previous_start": START},
     "scheduling.appointment.cancelled.v1": {**APPOINTMENT, "late": True, "cancelled_by": "employee"},
-    "scheduling.appointment.completed.v1": APPOINTMENT,
+    "scheduling.appointment.completed.v1": {
+        **APPOINTMENT,
+        "kind": "manager_consultation",
+        "case_id": None,
+        "topic": "conflict_manager",
+    },
     "scheduling.appointment.no_show.v1": {**APPOINTMENT, "kind": "consult", "duration_minutes": 45},
     "scheduling.intake.unschedulable.v1": {"case_id": U, "reason": "no_capacity_before_deadline"},
     "scheduling.workshop.scheduled.v1": WORKSHOP,
@@ -115,6 +121,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "kind": "stress_surge",
         "evidence_summary": {**EVIDENCE, "method": "cusum", "score": 1.2, "weeks": 4},
         "suppressed": True,
+    },
+    "signals.signal.reviewed.v1": {
+        "signal_id": U,
+        "kind": "reorganisation_wave",
+        "org_unit_id": U,
+        "evidence_summary": {**EVIDENCE, "p_value": 0.0004, "weeks": 2, "baseline_weeks": 52},
+        "suppressed": False,
+        "decision": "confirmed",
+        "reason": "matches_what_we_see",
     },
     "signals.opportunity.created.v1": {
         "opportunity_id": U,
@@ -310,6 +325,15 @@ def test_usage_quantity_is_a_positive_decimal() -> None:
     assert usage.quantity == Decimal("1.25")
     with pytest.raises(ValidationError, match="quantity"):
         UsageRecorded.model_validate({**EXAMPLES["billing.usage.recorded.v1"], "quantity": "0"})
+
+
+def test_an_org_unit_headcount_is_optional_and_a_positive_whole_number() -> None:
+    unit = {"id": U, "name": "Logistiek"}
+    assert ClientRegistered.model_validate({**CLIENT, "org_units": [unit]}).org_units[0].employees is None
+    assert ClientRegistered.model_validate(CLIENT).org_units[0].employees == 120
+    for bad in (0, -3, 12.5, "veel", 1_000_001):
+        with pytest.raises(ValidationError, match="employees"):
+            ClientRegistered.model_validate({**CLIENT, "org_units": [{**unit, "employees": bad}]})
 
 
 # -- other domain rules ----------------------------------------------------------------------------

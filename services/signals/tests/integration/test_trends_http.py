@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,20 +11,19 @@ import pytest
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
-from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, service_under_test
+from bmw.devstack.testing import ServiceUnderTest, bearer, eventually
 
 pytestmark = pytest.mark.integration
 
 TODAY = datetime.now(UTC)
+# A whole past month, so that no test straddles a month's border: the middle of the month before last.
+_FIRST = (TODAY.date().replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)
+MONTH_START = _FIRST.replace(day=1)
+WHEN = datetime(MONTH_START.year, MONTH_START.month, 15, 12, tzinfo=UTC)
+MONTH = MONTH_START.strftime("%Y-%m")
 
 
-@pytest.fixture(scope="session")
-async def signals(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
-    async with service_under_test("signals", infra, dev_keys) as service:
-        yield service
-
-
-def received(tenant: uuid.UUID, unit: uuid.UUID, category: Category, when: datetime = TODAY) -> CloudEvent:
+def received(tenant: uuid.UUID, unit: uuid.UUID, category: Category, when: datetime = WHEN) -> CloudEvent:
     data = ReferralReceived(
         referral_id=uuid.uuid4(),
         channel=Channel.HR,
@@ -43,21 +41,31 @@ async def trends(signals: ServiceUnderTest, token: str, tenant: uuid.UUID, start
     )
 
 
-async def wait_for_total(
-    signals: ServiceUnderTest, token: str, tenant: uuid.UUID, expected: int, cells: int | None = None
-) -> Any:
-    """Poll the report until it has counted ``expected`` visible referrals (hidden cells count as unknown) and,
-    when given, shows ``cells`` cells (a suppressed cell arrives after the visible ones are complete)."""
-    start, end = (TODAY - timedelta(days=7)).date(), TODAY.date()
+def cells(report: dict[str, Any], month: str = MONTH) -> dict[tuple[str, str], dict[str, Any]]:
+    """(unit name, category) → the unit's cell in the month; ("*", category) → the organisation's total."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in report["months"]:
+        if entry["month"] != month:
+            continue
+        for category in entry["categories"]:
+            found[("*", category["category"])] = {
+                "count": category["total"],
+                "suppressed": category["total_suppressed"],
+            }
+            for unit in category["units"]:
+                found[(unit["org_unit_name"], category["category"])] = unit
+    return found
+
+
+async def wait_for(signals: ServiceUnderTest, token: str, tenant: uuid.UUID, what: str, check: Any) -> dict[str, Any]:
     latest: dict[str, Any] = {}
 
-    async def counted() -> bool:
+    async def done() -> bool:
         nonlocal latest
-        latest = (await trends(signals, token, tenant, start, end)).json()
-        visible = sum(cell["count"] or 0 for cell in latest["cells"])
-        return visible == expected and (cells is None or len(latest["cells"]) == cells)
+        latest = (await trends(signals, token, tenant, MONTH_START, MONTH_START)).json()
+        return bool(check(cells(latest)))
 
-    await eventually(counted, what=f"{expected} visible referrals in the trends")
+    await eventually(done, what=what)
     return latest
 
 
@@ -68,64 +76,69 @@ async def test_cells_under_k_are_suppressed_and_duplicates_count_once(signals: S
     await signals.publish(events)
     await signals.publish(events[:3])  # redelivered: must not be counted again
     token = dev_keys.mint("client_contact", tenant_id=tenant)
-    report = await wait_for_total(signals, token, tenant, 5, cells=2)
-    cells = {(c["org_unit_name"], c["category"]): c for c in report["cells"]}
-    assert cells[("Logistiek", "dismissal")] == {
-        "org_unit_id": str(logistics),
-        "org_unit_name": "Logistiek",
-        "category": "dismissal",
-        "count": 5,
-        "suppressed": False,
-    }
-    hidden = cells[("Finance", "conflict_manager")]
+    report = await wait_for(
+        signals,
+        token,
+        tenant,
+        "five dismissals and a hidden conflict",
+        lambda c: c.get(("Logistiek", "dismissal"), {}).get("count") == 5 and ("Finance", "conflict_manager") in c,
+    )
+    found = cells(report)
+    assert found[("Logistiek", "dismissal")]["suppressed"] is False
+    assert found[("*", "dismissal")] == {"count": 5, "suppressed": False}
+    hidden = found[("Finance", "conflict_manager")]
     assert hidden["count"] is None and hidden["suppressed"] is True
+    # The organisation's total of that category would equal the hidden cell: hidden too.
+    assert found[("*", "conflict_manager")] == {"count": None, "suppressed": True}
+    # Finance had no dismissals: a zero names no one and is shown.
+    assert found[("Finance", "dismissal")]["count"] == 0
     assert report["k"] == 5
+    assert report["from"] == MONTH_START.isoformat()
 
 
-async def test_four_is_suppressed_five_is_visible(signals: ServiceUnderTest, dev_keys: Any) -> None:
-    tenant, (unit,) = await signals.register_tenant("Burgerzaken")
+async def test_a_parent_total_minus_its_visible_children_reveals_nothing(
+    signals: ServiceUnderTest, dev_keys: Any
+) -> None:
+    tenant, (north, south) = await signals.register_tenant("Noord", "Zuid")
+    events = [received(tenant, north, Category.WORKLOAD_STRESS) for _ in range(7)]
+    events += [received(tenant, south, Category.WORKLOAD_STRESS) for _ in range(2)]
+    await signals.publish(events)
     token = dev_keys.mint("client_contact", tenant_id=tenant)
-    await signals.publish([received(tenant, unit, Category.WORKLOAD_STRESS) for _ in range(4)])
+    report = await wait_for(
+        signals,
+        token,
+        tenant,
+        "nine stress referrals",
+        lambda c: ("Zuid", "workload_stress") in c and c[("Zuid", "workload_stress")]["suppressed"],
+    )
+    found = cells(report)
+    north_cell, total = found[("Noord", "workload_stress")], found[("*", "workload_stress")]
+    # Zuid's 2 is hidden; the total and Noord cannot both be visible, or total − Noord = 2.
+    assert not (north_cell["count"] is not None and total["count"] is not None)
 
-    async def four_hidden() -> bool:
-        body = (await trends(signals, token, tenant, TODAY.date(), TODAY.date())).json()
-        return body["cells"] == [
-            {
-                "org_unit_id": str(unit),
-                "org_unit_name": "Burgerzaken",
-                "category": "workload_stress",
-                "count": None,
-                "suppressed": True,
-            }
-        ]
 
-    await eventually(four_hidden, what="a suppressed cell of four")
-    await signals.publish([received(tenant, unit, Category.WORKLOAD_STRESS)])
-    report = await wait_for_total(signals, token, tenant, 5)
-    assert report["cells"][0]["suppressed"] is False
+async def test_overlapping_periods_return_the_same_month_cells(signals: ServiceUnderTest, dev_keys: Any) -> None:
+    tenant, (unit,) = await signals.register_tenant("Planning")
+    token = dev_keys.mint("provider_admin")
+    await signals.publish([received(tenant, unit, Category.GRIEF) for _ in range(6)])
+    await wait_for(
+        signals, token, tenant, "six grief referrals", lambda c: c.get(("Planning", "grief"), {}).get("count") == 6
+    )
+    narrow = (await trends(signals, token, tenant, WHEN.date(), WHEN.date())).json()
+    wide = (await trends(signals, token, tenant, MONTH_START - timedelta(days=40), WHEN.date())).json()
+    assert [m["month"] for m in wide["months"]][-1] == MONTH
+    assert cells(narrow) == cells(wide)
 
 
 async def test_a_tenant_may_raise_k_but_not_lower_it(signals: ServiceUnderTest, dev_keys: Any) -> None:
     tenant, (unit,) = await signals.register_tenant("ICT", k_anonymity=10)
     token = dev_keys.mint("client_contact", tenant_id=tenant)
     await signals.publish([received(tenant, unit, Category.CAREER) for _ in range(7)])
-
-    async def seven_hidden() -> bool:
-        body = (await trends(signals, token, tenant, TODAY.date(), TODAY.date())).json()
-        return body["k"] == 10 and len(body["cells"]) == 1 and body["cells"][0]["suppressed"]
-
-    await eventually(seven_hidden, what="seven referrals hidden under k = 10")
-
-
-async def test_weeks_outside_the_period_are_not_counted(signals: ServiceUnderTest, dev_keys: Any) -> None:
-    tenant, (unit,) = await signals.register_tenant("Planning")
-    token = dev_keys.mint("provider_admin")
-    old = TODAY - timedelta(weeks=10)
-    await signals.publish([received(tenant, unit, Category.GRIEF, when=old) for _ in range(6)])
-    await signals.publish([received(tenant, unit, Category.GRIEF) for _ in range(5)])
-    await wait_for_total(signals, token, tenant, 5)  # the last week only
-    whole = (await trends(signals, token, tenant, (old - timedelta(days=1)).date(), TODAY.date())).json()
-    assert whole["cells"][0]["count"] == 11
+    report = await wait_for(
+        signals, token, tenant, "seven referrals hidden under k = 10", lambda c: ("ICT", "career") in c
+    )
+    assert report["k"] == 10
+    assert cells(report)[("ICT", "career")]["suppressed"] is True
 
 
 async def test_another_tenants_trends_are_forbidden_and_bad_periods_refused(

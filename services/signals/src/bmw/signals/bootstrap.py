@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bmw.servicekit.app import ServiceSpec, create_service_app
+from bmw.servicekit.app import PeriodicJob, ServiceRuntime, ServiceSpec, create_service_app
+from bmw.signals.application.detection import run_due
+from bmw.signals.entrypoints.accounts_http import accounts_router
+from bmw.signals.entrypoints.actions_http import actions_router
 from bmw.signals.entrypoints.consumers import consumer_groups
+from bmw.signals.entrypoints.history_http import router as history_router
 from bmw.signals.entrypoints.http import router
+from bmw.signals.entrypoints.opportunities_http import opportunities_router
+from bmw.signals.entrypoints.signals_http import signals_router
 from bmw.signals.settings import SignalsSettings, get_settings
+
+
+def _detection(settings: SignalsSettings) -> PeriodicJob:
+    """Run the detectors for client organisations with new counts, and weekly for all of them."""
+
+    async def run(runtime: ServiceRuntime) -> int:
+        return len(await run_due(runtime.uow, default_k=settings.small_cell_k))
+
+    return PeriodicJob("detection", settings.detection_check_seconds, run)
 
 
 def service_spec(settings: SignalsSettings) -> ServiceSpec:
@@ -18,8 +33,9 @@ def service_spec(settings: SignalsSettings) -> ServiceSpec:
         description="Anonymised weekly aggregates per client organisation × org unit × category, and the "
         "signals and opportunities drawn from them. Tenant-facing numbers obey small-cell suppression.",
         settings=settings,
-        routers=[router],
+        routers=[router, history_router, actions_router, accounts_router, signals_router, opportunities_router],
         consumer_groups=consumer_groups(),
+        periodic_jobs=[_detection(settings)],
     )
 
 

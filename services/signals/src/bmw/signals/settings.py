@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from bmw.servicekit.settings import ServiceSettings
@@ -13,6 +14,12 @@ class SignalsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNALS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "signals"
+    detection_check_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the detectors look for client organisations with new counts (and, once a "
+        "week, at every organisation, since a new week can resolve a signal).",
+    )
 
 
 @lru_cache

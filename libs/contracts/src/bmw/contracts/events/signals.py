@@ -7,7 +7,7 @@ never text about people.
 from __future__ import annotations
 
 import uuid
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -58,6 +58,18 @@ class SignalRaised(_SignalData):
 @event("signals.signal.resolved.v1")
 class SignalResolved(_SignalData):
     """A signal no longer holds; the evidence is the latest test result."""
+
+
+@event("signals.signal.reviewed.v1")
+class SignalReviewed(_SignalData):
+    """A social worker who serves the client organisation confirmed or dismissed a raised signal.
+
+    Only a confirmed signal reaches account managers and client portals; a dismissal is kept and teaches
+    the detector's thresholds for that client organisation and kind.
+    """
+
+    decision: Literal["confirmed", "dismissed"] = Field(description="The reviewer's verdict.")
+    reason: Code = Field(description="Code of why, e.g. matches_what_we_see or coincidence_unrelated_cases.")
 
 
 # -- opportunities ------------------------------------------------------------------------------

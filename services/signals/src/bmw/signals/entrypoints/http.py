@@ -1,4 +1,4 @@
-"""Signals' HTTP API."""
+"""Signals' HTTP API: anonymised trends."""
 
 from __future__ import annotations
 
@@ -12,31 +12,78 @@ from pydantic import BaseModel, Field
 from bmw.contracts.taxonomy import Category
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
 from bmw.servicekit.errors import error_responses
-from bmw.signals.application.trends import trends
+from bmw.signals.application.trends import TrendReport, trends
 
 router = APIRouter(tags=["trends"])
 
 
-class TrendCellRead(BaseModel):
-    """Referrals of one org unit in one category over the period."""
+class UnitCellRead(BaseModel):
+    """Referrals of one org unit and everything below it, in one category and month."""
 
     org_unit_id: uuid.UUID = Field(description="The org unit.")
-    org_unit_name: str | None = Field(description="Its name, from the client organisation's profile.")
-    category: Category = Field(description="Help request category.")
-    count: int | None = Field(description="Number of referrals; null when suppressed.")
-    suppressed: bool = Field(description="True when the count describes fewer than k people and is hidden.")
+    org_unit_name: str = Field(description="Its name, from the client organisation's profile.")
+    parent_id: uuid.UUID | None = Field(description="Its parent in the org tree; null for a top-level unit.")
+    count: int | None = Field(
+        description="Referrals in the unit and all units below it; null when suppressed (fewer than k, or hidden "
+        "so that no other number reveals a small one)."
+    )
+    suppressed: bool = Field(description="True when the count is hidden.")
+
+
+class CategoryMonthRead(BaseModel):
+    """One help-request category in one month."""
+
+    category: Category = Field(description="Help-request category.")
+    total: int | None = Field(description="Referrals in the whole organisation; null when suppressed.")
+    total_suppressed: bool = Field(description="True when the organisation's total is hidden.")
+    units: list[UnitCellRead] = Field(description="Every org unit, with its subtree's count.")
+
+
+class MonthTrendRead(BaseModel):
+    """The published cells of one calendar month."""
+
+    month: str = Field(description="The month, YYYY-MM. Its ISO weeks are those whose Thursday falls in it.")
+    first_week: date = Field(description="Monday of the month's first ISO week.")
+    last_week: date = Field(description="Monday of the month's last ISO week.")
+    categories: list[CategoryMonthRead] = Field(description="Categories with any referral this month.")
 
 
 class TrendReportRead(BaseModel):
-    """Anonymised referral counts of one client organisation."""
+    """Anonymised referral counts of one client organisation, month by month."""
 
     tenant_id: uuid.UUID = Field(description="Client organisation.")
-    period_from: date = Field(alias="from", description="First day of the period.")
-    period_to: date = Field(alias="to", description="Last day of the period.")
-    k: int = Field(description="Small-cell threshold in force: counts from 1 to k-1 are suppressed.")
-    cells: list[TrendCellRead] = Field(description="One cell per org unit × category with referrals.")
+    period_from: date = Field(alias="from", description="First day of the first month covered.")
+    period_to: date = Field(alias="to", description="Last day of the last month covered.")
+    k: int = Field(description="Small-cell threshold in force: no shown number describes 1 to k-1 referrals.")
+    months: list[MonthTrendRead] = Field(description="One entry per calendar month, oldest first.")
 
     model_config = {"populate_by_name": True}
+
+    @classmethod
+    def of(cls, report: TrendReport) -> TrendReportRead:
+        return cls(
+            tenant_id=report.tenant_id,
+            period_from=report.period_from,
+            period_to=report.period_to,
+            k=report.k,
+            months=[
+                MonthTrendRead(
+                    month=month.month,
+                    first_week=month.first_week,
+                    last_week=month.last_week,
+                    categories=[
+                        CategoryMonthRead(
+                            category=cat.category,
+                            total=cat.total,
+                            total_suppressed=cat.total_suppressed,
+                            units=[UnitCellRead(**cell.__dict__) for cell in cat.units],
+                        )
+                        for cat in month.categories
+                    ],
+                )
+                for month in report.months
+            ],
+        )
 
 
 @router.get(
@@ -53,7 +100,9 @@ async def read_trends(
     period_from: Annotated[date, Query(alias="from", description="First day (inclusive), YYYY-MM-DD.")],
     period_to: Annotated[date, Query(alias="to", description="Last day (inclusive), YYYY-MM-DD.")],
 ) -> TrendReportRead:
-    """Referrals per org unit × category over the ISO weeks overlapping the period, small cells suppressed."""
+    """Referrals per org unit × category, per calendar month, for the months overlapping the period (at most
+    36). Published on a fixed monthly grid so that overlapping queries reveal nothing new, with small cells
+    and the cells that would reveal them suppressed."""
     report = await trends(
         tenant_id=tenant_id,
         period_from=period_from,
@@ -62,19 +111,4 @@ async def read_trends(
         uow=uow,
         default_k=runtime.settings.small_cell_k,
     )
-    return TrendReportRead(
-        tenant_id=report.tenant_id,
-        period_from=report.period_from,
-        period_to=report.period_to,
-        k=report.k,
-        cells=[
-            TrendCellRead(
-                org_unit_id=c.org_unit_id,
-                org_unit_name=c.org_unit_name,
-                category=Category(c.category),
-                count=c.count,
-                suppressed=c.suppressed,
-            )
-            for c in report.cells
-        ],
-    )
+    return TrendReportRead.of(report)
