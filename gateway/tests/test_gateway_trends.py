@@ -22,7 +22,7 @@ TRENDS = """
 query Trends($tenantId: ID!, $from: Date!, $to: Date!) {
   trends(tenantId: $tenantId, from: $from, to: $to) {
     tenantId from to k
-    cells { orgUnitId orgUnitName category count suppressed }
+    cells { month orgUnitId orgUnitName category count suppressed }
   }
 }
 """
@@ -35,27 +35,46 @@ def period(tenant: uuid.UUID = TENANT, start: str = "2026-01-05", end: str = "20
     return {"tenantId": str(tenant), "from": start, "to": end}
 
 
+def month(*cells: dict[str, Any]) -> dict[str, Any]:
+    """Signals' monthly report shape around flat (unit, category, count, suppressed) cells."""
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for cell in cells:
+        unit = {key: cell[key] for key in ("org_unit_id", "org_unit_name", "count", "suppressed")}
+        by_category.setdefault(cell["category"], []).append({**unit, "parent_id": None})
+    return {
+        "month": "2026-02",
+        "first_week": "2026-02-02",
+        "last_week": "2026-02-23",
+        "categories": [
+            {"category": category, "total": None, "total_suppressed": True, "units": units}
+            for category, units in by_category.items()
+        ],
+    }
+
+
+CELLS: list[dict[str, Any]] = [
+    {
+        "org_unit_id": str(LOGISTICS),
+        "org_unit_name": "Logistiek",
+        "category": "reorganisation_uncertainty",
+        "count": 12,
+        "suppressed": False,
+    },
+    {
+        "org_unit_id": str(FINANCE),
+        "org_unit_name": "Financiën",
+        "category": "conflict_manager",
+        "count": None,
+        "suppressed": True,
+    },
+]
+
 REPORT: dict[str, Any] = {
     "tenant_id": str(TENANT),
     "from": "2026-01-05",
     "to": "2026-03-29",
     "k": 5,
-    "cells": [
-        {
-            "org_unit_id": str(LOGISTICS),
-            "org_unit_name": "Logistiek",
-            "category": "reorganisation_uncertainty",
-            "count": 12,
-            "suppressed": False,
-        },
-        {
-            "org_unit_id": str(FINANCE),
-            "org_unit_name": "Financiën",
-            "category": "conflict_manager",
-            "count": None,
-            "suppressed": True,
-        },
-    ],
+    "months": [month(*CELLS)],
 }
 
 
@@ -78,6 +97,7 @@ async def test_a_report_maps_to_graphql_with_suppressed_cells_as_null(
                 "k": 5,
                 "cells": [
                     {
+                        "month": "2026-02",
                         "orgUnitId": str(LOGISTICS),
                         "orgUnitName": "Logistiek",
                         "category": "REORGANISATION_UNCERTAINTY",
@@ -85,6 +105,7 @@ async def test_a_report_maps_to_graphql_with_suppressed_cells_as_null(
                         "suppressed": False,
                     },
                     {
+                        "month": "2026-02",
                         "orgUnitId": str(FINANCE),
                         "orgUnitName": "Financiën",
                         "category": "CONFLICT_MANAGER",
@@ -113,7 +134,7 @@ async def test_a_small_cell_never_shows_a_count(
     gateway: httpx.AsyncClient, services: FakeServices, signing_key: SigningKey, cell: dict[str, Any]
 ) -> None:
     # Signals suppresses; the gateway does not rely on that alone (DESIGN §2 rule 2).
-    leaky = {**REPORT, "cells": [{**REPORT["cells"][1], **cell}]}
+    leaky = {**REPORT, "months": [month({**CELLS[1], **cell})]}
     services.reply("GET", SIGNALS, "/trends", 200, leaky)
     token = signing_key.mint("client_contact", tenant_id=TENANT)
 
@@ -121,6 +142,7 @@ async def test_a_small_cell_never_shows_a_count(
 
     assert response.json()["data"]["trends"]["cells"] == [
         {
+            "month": "2026-02",
             "orgUnitId": str(FINANCE),
             "orgUnitName": "Financiën",
             "category": "CONFLICT_MANAGER",

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -36,7 +37,7 @@ TRENDS = gql(
     query Trends($tenantId: ID!, $from: Date!, $to: Date!) {
       trends(tenantId: $tenantId, from: $from, to: $to) {
         k
-        cells { orgUnitId orgUnitName category count suppressed }
+        cells { month orgUnitId orgUnitName category count suppressed }
       }
     }
     """
@@ -62,6 +63,12 @@ def referral_input(org_unit: str, category: str = "REORGANISATION_UNCERTAINTY", 
         "employee": {"name": "Sanne de Vries", "email": "sanne@example.nl"},
         **extra,
     }
+
+
+def this_month() -> str:
+    """The month of this ISO week on signals' monthly grid: the month of its Thursday."""
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    return (today - timedelta(days=today.weekday()) + timedelta(days=3)).strftime("%Y-%m")
 
 
 def period() -> dict[str, str]:
@@ -92,7 +99,9 @@ async def test_a_referral_flows_from_the_gateway_to_suppressed_then_visible_tren
         async def cell() -> dict[str, Any] | None:
             report = await session.execute(with_variables(TRENDS, variables))
             matching = [
-                c for c in report["trends"]["cells"] if c["orgUnitId"] == str(unit.id) and c["category"] == category
+                c
+                for c in report["trends"]["cells"]
+                if c["orgUnitId"] == str(unit.id) and c["category"] == category and c["month"] == this_month()
             ]
             return matching[0] if matching else None
 

@@ -189,20 +189,52 @@ class IntakeClient(ServiceClient):
 # -- signals ------------------------------------------------------------------------------------
 
 
-class TrendCellBody(BaseModel):
-    """Referrals of one org unit in one category."""
+class TrendUnitBody(BaseModel):
+    """One org unit's subtree count in one category and month, as signals publishes it."""
 
     model_config = ConfigDict(extra="ignore")
 
     org_unit_id: uuid.UUID
     org_unit_name: str | None = None
+    parent_id: uuid.UUID | None = None
+    count: int | None
+    suppressed: bool
+
+
+class TrendCategoryBody(BaseModel):
+    """One category in one month: the organisation's total and every unit's subtree count."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    category: Category
+    total: int | None
+    total_suppressed: bool
+    units: list[TrendUnitBody]
+
+
+class TrendMonthBody(BaseModel):
+    """The published cells of one calendar month."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    month: str
+    categories: list[TrendCategoryBody]
+
+
+class TrendCellBody(BaseModel):
+    """A flattened cell: one org unit in one category and month."""
+
+    month: str
+    org_unit_id: uuid.UUID
+    org_unit_name: str | None = None
+    parent_id: uuid.UUID | None = None
     category: Category
     count: int | None
     suppressed: bool
 
 
 class TrendReportBody(BaseModel):
-    """Anonymised referral counts of one client organisation."""
+    """Anonymised referral counts of one client organisation, on signals' monthly grid."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -210,7 +242,26 @@ class TrendReportBody(BaseModel):
     period_from: date = Field(alias="from")
     period_to: date = Field(alias="to")
     k: int
-    cells: list[TrendCellBody]
+    months: list[TrendMonthBody]
+
+    @property
+    def cells(self) -> list[TrendCellBody]:
+        """Every unit cell with referrals (or hidden), month by month; zero cells are left out."""
+        return [
+            TrendCellBody(
+                month=month.month,
+                org_unit_id=unit.org_unit_id,
+                org_unit_name=unit.org_unit_name,
+                parent_id=unit.parent_id,
+                category=category.category,
+                count=unit.count,
+                suppressed=unit.suppressed,
+            )
+            for month in self.months
+            for category in month.categories
+            for unit in category.units
+            if unit.suppressed or unit.count
+        ]
 
 
 class SignalsClient(ServiceClient):

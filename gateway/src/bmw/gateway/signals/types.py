@@ -13,9 +13,14 @@ from bmw.gateway.taxonomy import Category
 logger = logging.getLogger(__name__)
 
 
-@strawberry.type(description="Referrals of one org unit in one category over the period.")
+@strawberry.type(description="Referrals of one org unit (with every unit below it) in one category and calendar month.")
 class TrendCell:
+    month: str = strawberry.field(
+        description="The month, YYYY-MM; its ISO weeks are those whose Thursday falls in it. Counts are published "
+        "per month only, so that overlapping periods reveal nothing."
+    )
     org_unit_id: strawberry.ID = strawberry.field(description="The org unit.")
+    parent_id: strawberry.ID | None = strawberry.field(description="Its parent in the org tree; null at the top.")
     org_unit_name: str | None = strawberry.field(
         description="Its name, from the client organisation's profile; null if not known yet."
     )
@@ -34,7 +39,9 @@ class TrendCell:
             logger.warning("signals sent an unsuppressed cell below k=%d; suppressed it", k)
         suppressed = body.suppressed or small
         return cls(
+            month=body.month,
             org_unit_id=strawberry.ID(str(body.org_unit_id)),
+            parent_id=strawberry.ID(str(body.parent_id)) if body.parent_id else None,
             org_unit_name=body.org_unit_name,
             category=body.category,
             count=None if suppressed else body.count,
@@ -43,16 +50,17 @@ class TrendCell:
 
 
 @strawberry.type(
-    description="Anonymised referral counts of one client organisation per org unit and "
-    "category; small cells are suppressed."
+    description="Anonymised referral counts of one client organisation per month, org unit and category; small "
+    "cells, and cells that would reveal them, are suppressed."
 )
 class TrendReport:
     tenant_id: strawberry.ID = strawberry.field(description="Client organisation.")
-    from_: date = strawberry.field(name="from", description="First day of the period.")
-    to: date = strawberry.field(description="Last day of the period.")
+    from_: date = strawberry.field(name="from", description="First day of the first month covered.")
+    to: date = strawberry.field(description="Last day of the last month covered.")
     k: int = strawberry.field(description="Small-cell threshold in force: counts from 1 to k-1 are suppressed.")
     cells: list[TrendCell] = strawberry.field(
-        description="One cell per org unit and category with referrals in the period."
+        description="One cell per month, org unit and category with referrals (a unit's count includes the units "
+        "below it); cells without referrals are left out."
     )
 
     @classmethod

@@ -93,7 +93,7 @@ async def trends(
     uow: UnitOfWorkFactory,
     default_k: int,
 ) -> TrendReport:
-    """Month cells overlapping the period (snapped outward to whole months), small cells suppressed."""
+    """The month cells of every ISO week the period touches, small cells (and their revealers) suppressed."""
     principal.require_role(
         Role.CLIENT_CONTACT, Role.INTEGRATION, Role.ACCOUNT_MANAGER, Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER
     )
@@ -103,9 +103,11 @@ async def trends(
             "the period ends before it starts",
             fields=[FieldError(path="query.to", message="must not be before 'from'")],
         )
-    first_month = period_from.replace(day=1)
+    # The months of the ISO weeks the period touches (a week belongs to the month of its Thursday).
+    first_month = month_of_week(period_from - timedelta(days=period_from.weekday()))
+    last_month = month_of_week(period_to - timedelta(days=period_to.weekday()))
     months = [first_month]
-    while _next_month(months[-1]) <= period_to:
+    while months[-1] < last_month:
         months.append(_next_month(months[-1]))
         if len(months) > MAX_MONTHS:
             raise InvalidInput(
