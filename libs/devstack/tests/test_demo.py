@@ -28,7 +28,14 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
     referral_tokens: list[str] = []
     referral_keys: list[str] = []
 
+    signals_calls: list[tuple[str, str, httpx.Request]] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "signals.test":
+            signals_calls.append((request.method, request.url.path, request))
+            if request.url.path == "/detection-runs":
+                return httpx.Response(200, json={"raised": [str(uuid.uuid4())], "resolved": []})
+            return httpx.Response(201, json={"id": str(uuid.uuid4())})
         body = json.loads(request.content)
         calls.append((f"{request.url.host}{request.url.path}", body))
         if request.url.path == "/referrals":
@@ -104,6 +111,25 @@ def test_load_demo_creates_organisations_workers_and_contracts(tmp_path: Path) -
     bundle = next(p for p in calls[6][1]["products"] if p["kind"] == "hour_bundle")  # type: ignore[attr-defined]
     assert bundle["included_quantity"] == "40.00"
     assert DemoTenant.from_json(tenants[0].as_json()) == tenants[0]
+    # Headcounts go to billing with the org units: the detectors judge referrals against a unit's size.
+    assert all(unit["employees"] > 0 for unit in organisation["org_units"])  # type: ignore[attr-defined]
+
+    # The signals story: each organisation's history, a management action by HR, an observation by the
+    # seconded worker, then the detectors run.
+    paths = [path for _, path, _ in signals_calls]
+    assert paths[:2] == ["/history-imports", "/history-imports"]
+    for (_, _, request), tenant in zip(signals_calls[:2], tenants, strict=True):
+        assert request.url.params["tenant_id"] == tenant.id
+        assert request.headers["content-type"] == "text/csv"
+        lines = request.content.decode().splitlines()
+        assert lines[0] == "week;org_unit;category;count;employees"
+        assert len(lines) > 20, "two years of weeks with a referral here and there"
+        assert {line.split(";")[1] for line in lines[1:]} <= {unit.name for unit in tenant.org_units}
+    action = next(request for _, path, request in signals_calls if path == "/management-actions")
+    assert json.loads(action.content)["action_type"] == "reorganisation_announced"
+    assert action.headers["Authorization"] != "Bearer admin-token", "HR records what management did"
+    assert "/secondment-observations" in paths
+    assert paths[-len(tenants) :] == ["/detection-runs"] * len(tenants)
 
 
 def test_load_demo_fails_clearly(tmp_path: Path) -> None:

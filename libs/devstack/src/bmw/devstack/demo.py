@@ -8,6 +8,8 @@ stops it with a :class:`DemoLoadError` that names the request and quotes the ans
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -284,7 +286,7 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
                 {
                     "name": org.name,
                     "kvk_number": org.kvk_number,
-                    "org_units": [{"name": unit} for unit in org.org_units],
+                    "org_units": [{"name": unit, "employees": _HEADCOUNTS[unit]} for unit in org.org_units],
                     "account_manager_id": DEMO_ACCOUNT_MANAGER_ID,
                     **org.profile,
                 },
@@ -323,6 +325,7 @@ def load_demo(stack: Stack, admin_token: str, *, client: httpx.Client | None = N
             )
         _refer(http, stack, tenants)
         _plan(http, scheduling, admin_token, tenants, workers)
+        _signals_story(http, stack, admin_token, tenants)
         return tenants
     finally:
         if own_client:
@@ -346,6 +349,34 @@ _REFERRAL_STORY: tuple[tuple[tuple[str, str, int], ...], ...] = (
         ("Burgerzaken", "grief", 1),
     ),
 )
+
+#: Headcount per org unit (billing's profile): the detectors judge a unit's referrals against its size.
+_HEADCOUNTS: Final = {
+    "Logistiek": 180,
+    "Planning": 60,
+    "Finance": 40,
+    "HR": 15,
+    "Burgerzaken": 90,
+    "Sociaal Domein": 120,
+    "ICT": 45,
+    "Facilitair": 35,
+}
+
+#: Referrals per employee per year in the imported history, per category: about 10 % of employees a year in
+#: all, most of them about workload, conflicts and private matters (the seed's picture of the field).
+_HISTORY_RATES: Final = {
+    "workload_stress": 0.025,
+    "burnout_risk": 0.01,
+    "conflict_manager": 0.012,
+    "conflict_colleagues": 0.01,
+    "reorganisation_uncertainty": 0.006,
+    "dismissal": 0.003,
+    "new_ways_of_working": 0.004,
+    "relationship_family": 0.012,
+    "finances": 0.008,
+    "informal_care": 0.004,
+    "absence_reintegration": 0.006,
+}
 
 _FIRST_NAMES = ("Sanne", "Daan", "Fatima", "Jeroen", "Noor", "Mohammed", "Lotte", "Bram", "Yara", "Kees")
 _LAST_NAMES = ("de Vries", "Jansen", "El Amrani", "Bakker", "Visser", "Yilmaz", "Smit", "de Boer", "Mulder")
@@ -474,3 +505,102 @@ def _post_when_known(http: httpx.Client, url: str, token: str, payload: dict[str
         if not unknown_unit or time.monotonic() > deadline:
             raise DemoLoadError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
         time.sleep(0.2)
+
+
+def history_csv(tenant: DemoTenant, today: date, *, weeks: int = 104, seed: int = 2026) -> str:
+    """Two years of ordinary weeks before this product, as a client brings them (the history import's CSV):
+    Poisson counts at :data:`_HISTORY_RATES` per employee, a little busier in January and quieter in summer.
+    Only weeks with referrals are written; deterministic for a tenant name, seed and week."""
+    rng = random.Random(f"{seed} {tenant.name}")  # noqa: S311 - demo data, not a secret
+    this_week = today - timedelta(days=today.weekday())
+    lines = ["week;org_unit;category;count;employees"]
+    for back in range(weeks, 0, -1):
+        monday = this_week - timedelta(weeks=back)
+        season = 0.6 if monday.month in (7, 8) else 1.25 if monday.month == 1 else 1.0
+        for unit in tenant.org_units:
+            employees = _HEADCOUNTS.get(unit.name, 50)
+            for category, yearly in _HISTORY_RATES.items():
+                count = _poisson(rng, yearly * employees / 52 * season)
+                if count:
+                    lines.append(f"{monday.isoformat()};{unit.name};{category};{count};{employees}")
+    return "\n".join(lines) + "\n"
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method: fine for the small means of weekly referral counts."""
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def _signals_story(http: httpx.Client, stack: Stack, admin_token: str, tenants: list[DemoTenant]) -> None:
+    """The signals side: each organisation's history is imported, then the detectors run once this week's
+    story referrals are counted, so that Logistiek's reorganisation wave waits for a social worker's review
+    (and, once confirmed, becomes an opportunity for the account manager)."""
+    signals = stack.services["signals"].url.rstrip("/")
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    for tenant in tenants:
+        deadline = time.monotonic() + 30.0
+        while True:  # signals learns the organisation from billing's event
+            response = http.post(
+                f"{signals}/history-imports",
+                params={"tenant_id": tenant.id},
+                content=history_csv(tenant, today).encode(),
+                headers={**headers, "content-type": "text/csv"},
+            )
+            if response.status_code == 201:
+                break
+            if response.status_code not in (404, 422) or time.monotonic() > deadline:
+                raise DemoLoadError(
+                    f"POST {signals}/history-imports answered {response.status_code}: {response.text[:500]}"
+                )
+            time.sleep(0.3)
+    van_der_veen, municipality = tenants[0], tenants[1]
+    logistiek = next(unit.id for unit in van_der_veen.org_units if unit.name == "Logistiek")
+    sociaal = next(unit.id for unit in municipality.org_units if unit.name == "Sociaal Domein")
+    # HR at Van der Veen records what management did (a known change point that explains the wave); the
+    # seconded social worker notes what she sees at the municipality.
+    _post(
+        http,
+        f"{signals}/management-actions",
+        stack.mint(Role.CLIENT_CONTACT, tenant_id=van_der_veen.id),
+        {
+            "tenant_id": van_der_veen.id,
+            "org_unit_id": logistiek,
+            "action_type": "reorganisation_announced",
+            "occurred_on": (today - timedelta(days=10)).isoformat(),
+        },
+    )
+    _post(
+        http,
+        f"{signals}/secondment-observations",
+        stack.mint(Role.SOCIAL_WORKER),
+        {
+            "tenant_id": municipality.id,
+            "org_unit_id": sociaal,
+            "bottleneck": "workload_after_staff_cuts",
+            "observed_on": (today - timedelta(days=3)).isoformat(),
+            "severity": 2,
+        },
+    )
+    story = sum(count for unit_story in _REFERRAL_STORY for _, _, count in unit_story)
+    deadline = time.monotonic() + 60.0
+    while True:
+        raised = 0
+        for tenant in tenants:
+            run = http.post(f"{signals}/detection-runs", params={"tenant_id": tenant.id}, headers=headers)
+            if run.status_code != 200:
+                raise DemoLoadError(f"POST {signals}/detection-runs answered {run.status_code}: {run.text[:500]}")
+            raised += len(run.json()["raised"])
+        if raised:
+            return
+        pending = http.get(f"{signals}/signals", params={"tenant_id": tenants[0].id}, headers=headers)
+        if pending.status_code == 200 and pending.json().get("items"):
+            return  # raised by an earlier run (the periodic job, or a previous `make dev` over the same data)
+        if time.monotonic() > deadline:
+            logger.warning("demo: no signal raised within a minute (%d story referrals)", story)
+            return
+        time.sleep(1.0)
