@@ -320,24 +320,25 @@ async def test_the_expiry_notice_fires_once_and_not_for_renewed_or_self_renewing
         result: dict[str, Any] = created.json()
         return result
 
+    # A contract that already ends within the 90-day window is announced as it is recorded.
     expiring = await contract(60)
+    events = await events_about(billing, expiring["id"], 2)
+    assert [kind for kind, _ in events] == ["billing.contract.activated.v1", "billing.contract.expiring.v1"]
+    assert events[1][1]["end_date"] == (today + timedelta(days=60)).isoformat()
     later = await contract(120)
     self_renewing = await contract(60, auto_renew=True)
-    renewed = await contract(45)
+    renewed = await contract(100)
     assert (await billing.client.post(f"/contracts/{renewed['id']}/renew", headers=bearer(admin))).status_code == 201
 
     uow = UnitOfWorkFactory(billing.sessions)
     first = await notify_expiring_contracts(uow=uow, today=today)
-    assert expiring["id"] in {str(c) for c in first}
-    assert {later["id"], self_renewing["id"], renewed["id"]}.isdisjoint({str(c) for c in first})
-    second = await notify_expiring_contracts(uow=uow, today=today)
-    assert expiring["id"] not in {str(c) for c in second}
-
-    events = await events_about(billing, expiring["id"], 2)
-    assert [kind for kind, _ in events] == ["billing.contract.activated.v1", "billing.contract.expiring.v1"]
-    assert events[1][1]["end_date"] == (today + timedelta(days=60)).isoformat()
-    # nothing more arrives for it, and nothing at all for the others
-    await notify_expiring_contracts(uow=uow, today=today + timedelta(days=1))
+    assert {expiring["id"], later["id"], self_renewing["id"], renewed["id"]}.isdisjoint({str(c) for c in first})
+    # Forty days on, the daily run announces the contract now inside the window, never the renewed one.
+    second = await notify_expiring_contracts(uow=uow, today=today + timedelta(days=40))
+    assert later["id"] in {str(c) for c in second}
+    assert renewed["id"] not in {str(c) for c in second}
+    # nothing more arrives for the first, and nothing at all for the self-renewing and renewed ones
+    await notify_expiring_contracts(uow=uow, today=today + timedelta(days=41))
     assert len(await events_about(billing, expiring["id"], 2)) == 2
-    for other in (later, self_renewing, renewed):
+    for other in (self_renewing, renewed):
         assert [kind for kind, _ in await events_about(billing, other["id"], 1)] == ["billing.contract.activated.v1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -46,3 +47,11 @@ class BillingSettings(ServiceSettings):
 @lru_cache
 def get_settings() -> BillingSettings:
     return BillingSettings()
+
+
+def settings_of(runtime: Any) -> BillingSettings:
+    """The billing settings a running service was built with (its runtime carries the base type)."""
+    settings = runtime.settings
+    if not isinstance(settings, BillingSettings):  # pragma: no cover - the composition root guarantees it
+        raise TypeError("billing needs BillingSettings")
+    return settings

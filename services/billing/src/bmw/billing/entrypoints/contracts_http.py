@@ -24,13 +24,16 @@ from bmw.billing.application.contracts import (
     end_contract,
     get_contract,
     list_contracts,
+    notify_expiring_contracts,
     renew_contract,
+    today_in_amsterdam,
 )
 from bmw.billing.application.metering import HeldUsage, list_held_usage
 from bmw.billing.domain.contracts import DEFAULT_RENEWAL_MONTHS, Contract, ContractStatus, InvoicingPeriod, Product
+from bmw.billing.settings import settings_of
 from bmw.contracts.events.base import Code, Decimal2
 from bmw.contracts.taxonomy import ProductKind, VatRate
-from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
+from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
 from bmw.servicekit.errors import error_responses
 
 router = APIRouter()
@@ -303,10 +306,13 @@ class HeldUsageRead(BaseModel):
     tags=["contracts"],
     responses=error_responses(401, 403, 409, 422),
 )
-async def create_contract_route(body: ContractCreate, principal: CurrentPrincipal, uow: UowFactoryDep) -> ContractRead:
+async def create_contract_route(
+    body: ContractCreate, principal: CurrentPrincipal, uow: UowFactoryDep, runtime: RuntimeDep
+) -> ContractRead:
     """Record a contract (provider admins); 409 when it overlaps a contract with a product of the same kind.
 
-    Publishes billing.contract.activated.v1 and meters the client's held usage on the days it covers.
+    Publishes billing.contract.activated.v1 and meters the client's held usage on the days it covers. A contract
+    that already ends within the notice window is announced as expiring at once, not at the next daily run.
     """
     contract = await create_contract(
         CreateContract(
@@ -325,6 +331,8 @@ async def create_contract_route(body: ContractCreate, principal: CurrentPrincipa
         principal=principal,
         uow=uow,
     )
+    notice_days = settings_of(runtime).contract_expiry_notice_days
+    await notify_expiring_contracts(uow=uow, today=today_in_amsterdam(), notice_days=notice_days)
     return ContractRead.of(contract)
 
 

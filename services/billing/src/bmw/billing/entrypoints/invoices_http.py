@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ from bmw.billing.application.invoicing import (
 )
 from bmw.billing.application.statements import usage_statement
 from bmw.billing.domain.periods import Period, PeriodError
-from bmw.billing.settings import BillingSettings
+from bmw.billing.settings import settings_of
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
 from bmw.servicekit.errors import Conflict, FieldError, InvalidInput, error_responses
 
@@ -120,13 +120,6 @@ class InvoiceRead(BaseModel):
         )
 
 
-def _settings(runtime: Any) -> BillingSettings:
-    settings = runtime.settings
-    if not isinstance(settings, BillingSettings):  # pragma: no cover - the composition root guarantees it
-        raise TypeError("billing needs BillingSettings")
-    return settings
-
-
 @router.post(
     "/billing-runs",
     status_code=status.HTTP_201_CREATED,
@@ -143,7 +136,7 @@ async def create_billing_run(
     except PeriodError as error:
         raise InvalidInput(str(error), fields=[FieldError(path="body.period", message=str(error))]) from error
     result = await run_billing(
-        period, tenant_id=body.tenant_id, principal=principal, uow=uow, settings=_settings(runtime)
+        period, tenant_id=body.tenant_id, principal=principal, uow=uow, settings=settings_of(runtime)
     )
     return BillingRunRead(
         run_id=result.run_id,

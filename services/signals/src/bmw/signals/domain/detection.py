@@ -242,14 +242,20 @@ class Evidence:
 
     def explain(self) -> str:
         """One sentence in plain language (counts are internal; suppress before showing to a tenant)."""
-        span = f"{self.weeks[0].isoformat()}–{self.weeks[-1].isoformat()}"
+        if len(self.weeks) == 1:
+            span = f"the week of {self.weeks[0].isoformat()}"
+        else:
+            span = f"the weeks of {self.weeks[0].isoformat()} to {self.weeks[-1].isoformat()}"
+        expected = f"{self.expected:.2g}" if self.expected < 1 else f"{self.expected:.1f}"
         if self.method is DetectionMethod.CUSUM:
             test = f"a gradual rise (CUSUM score {self.score:.1f} ≥ {self.threshold:.1f})"
         else:
             test = f"p = {self.p_value:.2g} ≤ {self.threshold:.2g} (negative binomial upper tail)"
-        text = f"{self.observed} referrals in {span} where {self.expected:.1f} were expected: {test}."
+        text = f"{self.observed} referrals in {span} where {expected} were expected: {test}."
         if self.context:
-            actions = "; ".join(f"{action.action} ({action.week.isoformat()})" for action in self.context)
+            actions = "; ".join(
+                f"{action.action.replace('_', ' ')} ({action.week.isoformat()})" for action in self.context
+            )
             text += f" Known change point: {actions}."
         return text
 
