@@ -46,3 +46,14 @@ async def resolve_signal(session: AsyncSession, signal_id: uuid.UUID, week: date
     )
     row: Row[Any] | None = result.first()
     return row
+
+
+async def update_open_signal(
+    session: AsyncSession, signal_id: uuid.UUID, *, score: float, evidence: dict[str, Any]
+) -> None:
+    """Newer evidence for a signal still open in the week it was raised (a bundle going from 80 % to 100 %)."""
+    await session.execute(
+        update(SIGNALS)
+        .where(SIGNALS.c.id == signal_id, SIGNALS.c.status == "open")
+        .values(score=score, evidence=evidence, updated_at=func.now())
+    )

@@ -67,11 +67,20 @@ async def on_expiring(uow: UnitOfWork, event: CloudEvent, data: ContractExpiring
 async def _raise(
     uow: UnitOfWork, event: CloudEvent, *, kind: SignalKind, week: date, score: float, evidence: dict[str, object]
 ) -> None:
+    full_evidence = {
+        "method": DetectionMethod.THRESHOLD.value,
+        "baseline": None,
+        "weeks": [week.isoformat()],
+        **evidence,
+    }
     for row in await signal_store.open_signals(uow.session, event.tenantid):
         if row.kind == kind.value and row.evidence.get("contract_id") == evidence["contract_id"]:
             if kind is not SignalKind.BUNDLE_THRESHOLD or row.evidence.get("percent") == evidence.get("percent"):
                 return  # already announced
-            await resolve_and_announce(uow, event.tenantid, row.id, row.raised_week)  # 80 % replaced by 100 %
+            if row.raised_week == week:  # 80 % and 100 % in one week: one signal, with the newer figure
+                await signal_store.update_open_signal(uow.session, row.id, score=score, evidence=full_evidence)
+                return
+            await resolve_and_announce(uow, event.tenantid, row.id, week)  # 80 % replaced by 100 %
     await store_and_announce(
         uow,
         event.tenantid,
