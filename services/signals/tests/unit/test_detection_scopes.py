@@ -89,3 +89,49 @@ def test_every_management_action_type_names_the_signal_kinds_it_explains() -> No
 
     assert set(ACTION_EXPLAINS) == set(ManagementActionType)
     assert all(ACTION_EXPLAINS.values())
+
+
+def test_the_weeks_of_an_earlier_real_signal_leave_the_baseline() -> None:
+    from bmw.signals.domain.detection import DEFAULT_SPECS, estimate_baseline, window_p_value
+
+    spec = next(s for s in DEFAULT_SPECS if s.kind is SignalKind.REORGANISATION_WAVE)
+    history = [0] * 60
+    for week in range(20, 24):
+        history[week] = 5  # an episode half a year ago
+    history += [4]  # this week
+    unit = UnitSeries(unit_id="u", employees=80, start=START, counts={Category.DISMISSAL: history})
+    org = OrgBaseline([unit])
+    config = DetectorConfig()
+    plain = estimate_baseline(unit, spec.categories, end=58, org=org, config=config)
+    cleaned = estimate_baseline(
+        unit, spec.categories, end=58, org=org, config=config, excluded=frozenset(range(20, 24))
+    )
+    assert cleaned.unit_referrals == plain.unit_referrals - 20
+    assert cleaned.unit_weeks == plain.unit_weeks - 4
+    assert cleaned.weekly_rate < plain.weekly_rate
+    assert window_p_value(4, cleaned, 1, config) < window_p_value(4, plain, 1, config)
+    # Replayed: with the episode excluded the new rise is a signal, with it in the baseline it hides.
+    found = detect(unit, org=org, specs=[spec], first_week=60, excluded={spec.kind: frozenset(range(20, 24))})
+    assert [s.raised_week for s in found] == [unit.week(60)]
+
+
+def test_episode_weeks_run_from_the_first_evidence_week_to_the_resolution() -> None:
+    from types import SimpleNamespace
+
+    from bmw.signals.application.detection import _episode_weeks, _excluded
+
+    row = SimpleNamespace(
+        org_unit_id=CHILD_A,
+        kind="reorganisation_wave",
+        raised_week=START + timedelta(weeks=3),
+        resolved_week=START + timedelta(weeks=6),
+        weeks=[(START + timedelta(weeks=2)).isoformat(), (START + timedelta(weeks=3)).isoformat()],
+    )
+    still_open = SimpleNamespace(
+        org_unit_id=CHILD_B, kind="stress_surge", raised_week=START + timedelta(weeks=9), resolved_week=None, weeks=[]
+    )
+    past = _episode_weeks([row, still_open], start=START, current=START + timedelta(weeks=10))
+    assert past[(CHILD_A, SignalKind.REORGANISATION_WAVE)] == {2, 3, 4, 5, 6}
+    assert past[(CHILD_B, SignalKind.STRESS_SURGE)] == {9, 10}
+    # A parent's baseline leaves out its children's episodes too.
+    assert _excluded(past, {ROOT, CHILD_A, CHILD_B}, SignalKind.REORGANISATION_WAVE) == {2, 3, 4, 5, 6}

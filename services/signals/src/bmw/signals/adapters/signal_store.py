@@ -57,3 +57,17 @@ async def update_open_signal(
         .where(SIGNALS.c.id == signal_id, SIGNALS.c.status == "open")
         .values(score=score, evidence=evidence, updated_at=func.now())
     )
+
+
+async def episodes(session: AsyncSession, tenant_id: uuid.UUID) -> list[Any]:
+    """Every signal of the tenant not dismissed as a false alarm: its unit, kind, weeks and resolution."""
+    rows = await session.execute(
+        select(
+            SIGNALS.c.org_unit_id,
+            SIGNALS.c.kind,
+            SIGNALS.c.raised_week,
+            SIGNALS.c.resolved_week,
+            SIGNALS.c.evidence["weeks"].label("weeks"),
+        ).where(SIGNALS.c.tenant_id == tenant_id, SIGNALS.c.review_status != "dismissed")
+    )
+    return list(rows.all())

@@ -327,6 +327,7 @@ async def evaluate_tenant(
         observations = await recent_observations(session, tenant_id, current - timedelta(weeks=config.context_weeks))
         record = await dismissal_record(session, tenant_id)
         stored = await signal_store.open_signals(session, tenant_id)
+        past = _episode_weeks(await signal_store.episodes(session, tenant_id), start=start, current=current)
         cooling = await signal_store.last_resolved_weeks(session, tenant_id)
         open_by_key = {(row.org_unit_id or ORGANISATION, row.kind): row for row in stored}
 
@@ -363,6 +364,7 @@ async def evaluate_tenant(
                     actions=[a for a in actions if a.unit_id is None or uuid.UUID(a.unit_id) in scope.subtree],
                     specs=[spec],
                     first_week=max(0, weeks - policy.replay_weeks),
+                    excluded={spec.kind: _excluded(past, scope.subtree, spec.kind)},
                 )
                 for signal in found:
                     if signal.open and signal.raised_week >= recent:
@@ -388,6 +390,35 @@ async def evaluate_tenant(
         await aggregates.mark_evaluated(session, tenant_id, current)
         await work.commit()
     return DetectionReport(tenant_id, current, len(scopes), tuple(raised), tuple(resolved))
+
+
+def _episode_weeks(rows: Iterable[Any], *, start: date, current: date) -> dict[tuple[uuid.UUID, SignalKind], set[int]]:
+    """Week indexes of earlier real signals per unit × kind: from their first evidence week to their
+    resolution (or now, while open)."""
+    found: dict[tuple[uuid.UUID, SignalKind], set[int]] = defaultdict(set)
+    for row in rows:
+        if row.org_unit_id is None:
+            continue
+        try:
+            kind = SignalKind(row.kind)
+        except ValueError:
+            continue
+        weeks = [date.fromisoformat(week) for week in (row.weeks or [])] or [row.raised_week]
+        last = row.resolved_week or current
+        first_index = max(0, (min(weeks) - start).days // 7)
+        last_index = (last - start).days // 7
+        found[(row.org_unit_id, kind)].update(range(first_index, last_index + 1))
+    return found
+
+
+def _excluded(
+    past: Mapping[tuple[uuid.UUID, SignalKind], set[int]], units: Iterable[uuid.UUID], kind: SignalKind
+) -> frozenset[int]:
+    """The episode weeks of a kind anywhere in a scope: a child's wave inflates its parent's history too."""
+    weeks: set[int] = set()
+    for unit in units:
+        weeks |= past.get((unit, kind), set())
+    return frozenset(weeks)
 
 
 def _signal_values(

@@ -352,8 +352,12 @@ def estimate_baseline(
     org: OrgBaseline | None,
     config: DetectorConfig,
     group: Sequence[int] | None = None,
+    excluded: frozenset[int] = frozenset(),
 ) -> Baseline:
     """The unit's weekly rate from weeks ``[end − baseline_weeks, end)``, shrunk towards the org's.
+
+    Weeks in ``excluded`` (those of an earlier, real signal of the same kind) are left out of the unit's own
+    history: an episode the provider already acted on is not the unit's normal level.
 
     Gamma prior with mean ``org rate × employees`` worth ``prior_weeks`` weeks; posterior shape
     ``α₀ + referrals``, rate ``prior_weeks + weeks``. The per-week negative-binomial size combines the
@@ -364,8 +368,13 @@ def estimate_baseline(
     first = max(0, end - config.baseline_weeks)
     end = max(first, min(end, len(values)))
     own_first = min(end, max(first, unit.active_from))
-    unit_weeks = end - own_first
-    unit_referrals = sum(values[own_first:end])
+    if excluded:
+        own_weeks = [i for i in range(own_first, end) if i not in excluded]
+        unit_weeks = len(own_weeks)
+        unit_referrals = sum(values[i] for i in own_weeks)
+    else:
+        unit_weeks = end - own_first
+        unit_referrals = sum(values[own_first:end])
     org_rate = org.rate_per_employee(categories, first, end) if org is not None else None
     if org_rate is None or org_rate <= 0:
         org_rate = config.fallback_rate_per_employee * len(categories)
@@ -432,6 +441,7 @@ def evaluate_week(
     org: OrgBaseline | None = None,
     actions: Sequence[ManagementAction] = (),
     group: Sequence[int] | None = None,
+    excluded: frozenset[int] = frozenset(),
 ) -> WeekOutcome:
     """Evaluate one detector on the unit's week ``index`` (all weeks up to it are known).
 
@@ -464,7 +474,13 @@ def evaluate_week(
         if observed < config.min_count:
             continue
         baseline = estimate_baseline(
-            unit, spec.categories, end=first - config.guard_weeks, org=org, config=config, group=values
+            unit,
+            spec.categories,
+            end=first - config.guard_weeks,
+            org=org,
+            config=config,
+            group=values,
+            excluded=excluded,
         )
         if baseline.period_weeks < config.min_history_weeks:
             continue
@@ -474,7 +490,7 @@ def evaluate_week(
 
     # The CUSUM, against the baseline that ends guard_weeks before this week.
     cusum_baseline = estimate_baseline(
-        unit, spec.categories, end=index - config.guard_weeks, org=org, config=config, group=values
+        unit, spec.categories, end=index - config.guard_weeks, org=org, config=config, group=values, excluded=excluded
     )
     if cusum_baseline.period_weeks < config.min_history_weeks:
         return WeekOutcome(state=state)
@@ -543,9 +559,11 @@ def detect(
     actions: Sequence[ManagementAction] = (),
     specs: Sequence[DetectorSpec] = DEFAULT_SPECS,
     first_week: int = 0,
+    excluded: Mapping[SignalKind, frozenset[int]] | None = None,
 ) -> list[Signal]:
     """Replay every detector over the unit's weeks ``first_week…`` and return all signals raised,
-    with ``resolved_week`` set on those that resolved (ordered by week, then kind)."""
+    with ``resolved_week`` set on those that resolved (ordered by week, then kind). ``excluded`` names, per
+    kind, the week indexes of earlier real signals to leave out of the unit's baseline."""
     config = config or DetectorConfig()
     signals: list[Signal] = []
     for spec in specs:
@@ -554,7 +572,15 @@ def detect(
         open_at: int | None = None
         for index in range(first_week, len(values)):
             outcome = evaluate_week(
-                unit, index, spec=spec, state=state, config=config, org=org, actions=actions, group=values
+                unit,
+                index,
+                spec=spec,
+                state=state,
+                config=config,
+                org=org,
+                actions=actions,
+                group=values,
+                excluded=(excluded or {}).get(spec.kind, frozenset()),
             )
             state = outcome.state
             if outcome.raised is not None:
