@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bmw.servicekit.app import PeriodicJob, ServiceRuntime, ServiceSpec, create_service_app
+from bmw.servicekit.idempotency import forget_old_keys
+from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS
 from bmw.signals.application.detection import run_due
 from bmw.signals.entrypoints.accounts_http import accounts_router
 from bmw.signals.entrypoints.actions_http import actions_router
@@ -25,6 +27,14 @@ def _detection(settings: SignalsSettings) -> PeriodicJob:
     return PeriodicJob("detection", settings.detection_check_seconds, run)
 
 
+async def _housekeeping(runtime: ServiceRuntime) -> int:
+    """Retention: Idempotency-Keys older than 7 days (with the answers they keep) are forgotten."""
+    async with runtime.uow() as work:
+        forgotten = await forget_old_keys(work.session, IDEMPOTENCY_KEYS)
+        await work.commit()
+    return forgotten
+
+
 def service_spec(settings: SignalsSettings) -> ServiceSpec:
     """What the signals service is made of: routes and consumer groups."""
     return ServiceSpec(
@@ -35,7 +45,10 @@ def service_spec(settings: SignalsSettings) -> ServiceSpec:
         settings=settings,
         routers=[router, history_router, actions_router, accounts_router, signals_router, opportunities_router],
         consumer_groups=consumer_groups(),
-        periodic_jobs=[_detection(settings)],
+        periodic_jobs=[
+            _detection(settings),
+            PeriodicJob("housekeeping", settings.housekeeping_check_seconds, _housekeeping),
+        ],
     )
 
 

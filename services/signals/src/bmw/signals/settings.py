@@ -20,6 +20,9 @@ class SignalsSettings(ServiceSettings):
         description="How often the detectors look for client organisations with new counts (and, once a "
         "week, at every organisation, since a new week can resolve a signal).",
     )
+    housekeeping_check_seconds: float = Field(
+        default=3600, gt=0, description="How often Idempotency-Keys older than 7 days are cleared."
+    )
 
 
 @lru_cache

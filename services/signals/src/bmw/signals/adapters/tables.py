@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from bmw.servicekit.db import new_metadata
+from bmw.servicekit.idempotency import idempotency_table
 
 METADATA = new_metadata()
 
@@ -293,3 +294,8 @@ SECONDMENT_OBSERVATIONS = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("severity BETWEEN 1 AND 3", name="severity_range"),
 )
+
+# -- requests already answered ------------------------------------------------------------------------------
+
+#: ``Idempotency-Key`` of the POST endpoints: a retried request gets the first answer instead of acting twice.
+IDEMPOTENCY_KEYS = idempotency_table(METADATA)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,10 +44,11 @@ from bmw.contracts.taxonomy import Category, Role
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.db import set_tenant
 from bmw.servicekit.errors import FieldError, Forbidden, InvalidInput, NotFound
+from bmw.servicekit.idempotency import Idempotency, claim, remember
 from bmw.servicekit.tenants import CLIENT_ORGANISATIONS, OrgUnitRow, k_anonymity, org_unit_exists, org_units
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.signals.adapters.aggregates import CellKey, first_week_with_data, mark_dirty, weekly_cells
-from bmw.signals.adapters.tables import MANAGEMENT_ACTIONS
+from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS, MANAGEMENT_ACTIONS
 from bmw.signals.domain.codes import ACTION_EXPLAINS, ManagementActionType
 from bmw.signals.domain.detection import ManagementAction
 from bmw.signals.domain.effects import (
@@ -172,13 +173,27 @@ async def _organisation_known(session: AsyncSession, tenant_id: uuid.UUID) -> bo
 
 
 async def record_action(
-    command: RecordAction, *, principal: Principal, uow: UnitOfWorkFactory, today: date | None = None
-) -> RecordedAction:
-    """Store the action and have the organisation's detectors re-run: it is a change point they must know."""
+    command: RecordAction,
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    idempotency: Idempotency | None = None,
+    render: Callable[[RecordedAction], dict[str, Any]],
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Store the action and have the organisation's detectors re-run: it is a change point they must know.
+
+    With an ``Idempotency-Key`` a repeat of the same request returns the first answer and records nothing.
+    """
     _require_recorder(principal, command.tenant_id)
     problems = _date_problems(command.occurred_on, today or today_in_amsterdam())
     async with uow(tenant_id=command.tenant_id) as work:
         session = work.session
+        if idempotency is not None:
+            # First, so that a repeat gets the first answer even once the date has left the allowed range.
+            answered = await claim(session, IDEMPOTENCY_KEYS, idempotency)
+            if answered is not None:
+                return answered
         if not await _organisation_known(session, command.tenant_id):
             raise InvalidInput(
                 "unknown client organisation",
@@ -205,8 +220,11 @@ async def record_action(
         row = stored.one()
         await mark_dirty(session, command.tenant_id)
         names = {u.id: u.name for u in await org_units(session, command.tenant_id)}
+        response = render(_action(row, names))
+        if idempotency is not None:
+            await remember(session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
-    return _action(row, names)
+    return response
 
 
 def _require_reader(principal: Principal, tenant_id: uuid.UUID) -> None:

@@ -13,6 +13,7 @@ The client organisation's contacts see the observations about their organisation
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bmw.contracts.taxonomy import Role, SignalKind
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import FieldError, InvalidInput
+from bmw.servicekit.idempotency import Idempotency, claim, remember
 from bmw.servicekit.tenants import org_unit_exists, org_unit_names
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.signals.adapters.aggregates import mark_dirty
-from bmw.signals.adapters.tables import SECONDMENT_OBSERVATIONS
+from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS, SECONDMENT_OBSERVATIONS
 from bmw.signals.application.actions import monday, today_in_amsterdam
 from bmw.signals.domain.codes import BOTTLENECK_SUPPORTS, Bottleneck
 
@@ -108,14 +110,28 @@ def _observation(row: Row[Any], names: dict[uuid.UUID, str], *, with_recorder: b
 
 
 async def record_observation(
-    command: RecordObservation, *, principal: Principal, uow: UnitOfWorkFactory, today: date | None = None
-) -> Observation:
-    """Store the observation (social workers only) and have the organisation's detectors re-run."""
+    command: RecordObservation,
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    idempotency: Idempotency | None = None,
+    render: Callable[[Observation], dict[str, Any]],
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Store the observation (social workers only) and have the organisation's detectors re-run.
+
+    With an ``Idempotency-Key`` a repeat of the same request returns the first answer and records nothing.
+    """
     principal.require_role(Role.SOCIAL_WORKER)
     principal.require_tenant(command.tenant_id)
     problems = _problems(command, today or today_in_amsterdam())
     async with uow(tenant_id=command.tenant_id) as work:
         session = work.session
+        if idempotency is not None:
+            # First, so that a repeat gets the first answer even once the day lies too far back.
+            answered = await claim(session, IDEMPOTENCY_KEYS, idempotency)
+            if answered is not None:
+                return answered
         if not await org_unit_exists(session, command.tenant_id, command.org_unit_id):
             problems.append(FieldError(path="body.org_unit_id", message="no org unit with this id in the organisation"))
         if problems:
@@ -136,8 +152,11 @@ async def record_observation(
         row = stored.one()
         await mark_dirty(session, command.tenant_id)
         names = await org_unit_names(session, command.tenant_id)
+        response = render(_observation(row, names, with_recorder=True))
+        if idempotency is not None:
+            await remember(session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
-    return _observation(row, names, with_recorder=True)
+    return response
 
 
 async def list_observations(

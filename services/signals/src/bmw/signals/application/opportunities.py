@@ -14,7 +14,7 @@ them. Notes are provider-internal remarks and must never name a person.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,9 +27,10 @@ from bmw.contracts.events.signals import OpportunityCreated, OpportunityStageCha
 from bmw.contracts.taxonomy import OpportunityStage, Role, SignalKind
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from bmw.servicekit.idempotency import Idempotency, claim, remember
 from bmw.servicekit.tenants import org_unit_names
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
-from bmw.signals.adapters.tables import OPPORTUNITIES, OPPORTUNITY_NOTES
+from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS, OPPORTUNITIES, OPPORTUNITY_NOTES
 from bmw.signals.application.interventions import (
     PricedIntervention,
     priced_codes,
@@ -295,16 +296,27 @@ async def _add_note(
 
 
 async def move_opportunity(
-    command: MoveOpportunity, *, principal: Principal, uow: UnitOfWorkFactory
-) -> OpportunityView:
+    command: MoveOpportunity,
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    idempotency: Idempotency | None = None,
+    render: Callable[[OpportunityView], dict[str, Any]],
+) -> dict[str, Any]:
     """Move an opportunity along the pipeline, keep the move as a note and publish it.
 
-    A win re-estimates the value at the price of the intervention sold.
+    A win re-estimates the value at the price of the intervention sold. With an ``Idempotency-Key`` a repeat of
+    the same request returns the first answer instead of a 409 for a move already made.
     """
     _require_pipeline_role(principal)
     note = check_move_fields(command)
     async with uow() as work:
         session = work.session
+        if idempotency is not None:
+            # Before the stage check: the repeat of a move that was made finds the opportunity in its new stage.
+            stored = await claim(session, IDEMPOTENCY_KEYS, idempotency)
+            if stored is not None:
+                return stored
         row = await _load(session, command.opportunity_id, principal, lock=True)
         current = OpportunityStage(row.stage)
         check_move(current, command.stage)
@@ -341,21 +353,40 @@ async def move_opportunity(
             subject=str(moved.id),
         )
         names = await org_unit_names(session, moved.tenant_id)
+        response = render(_view(moved, names))
+        if idempotency is not None:
+            await remember(session, IDEMPOTENCY_KEYS, idempotency, 200, response)
         await work.commit()
-    return _view(moved, names)
+    return response
 
 
 async def add_note(
-    opportunity_id: uuid.UUID, note: str, *, principal: Principal, uow: UnitOfWorkFactory
-) -> OpportunityNote:
-    """Add a remark to an opportunity without moving it."""
+    opportunity_id: uuid.UUID,
+    note: str,
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    idempotency: Idempotency | None = None,
+    render: Callable[[OpportunityNote], dict[str, Any]],
+) -> dict[str, Any]:
+    """Add a remark to an opportunity without moving it.
+
+    With an ``Idempotency-Key`` a repeat of the same request returns the first answer and adds no second note.
+    """
     _require_pipeline_role(principal)
     text = check_note(note, required=True)
     async with uow() as work:
+        if idempotency is not None:
+            stored = await claim(work.session, IDEMPOTENCY_KEYS, idempotency)
+            if stored is not None:
+                return stored
         row = await _load(work.session, opportunity_id, principal, lock=False)
         added = await _add_note(work.session, row.id, principal.subject, text)
+        response = render(added)
+        if idempotency is not None:
+            await remember(work.session, IDEMPOTENCY_KEYS, idempotency, 201, response)
         await work.commit()
-    return added
+    return response
 
 
 # -- reading ------------------------------------------------------------------------------------------------

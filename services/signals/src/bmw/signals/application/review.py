@@ -10,7 +10,7 @@ Every review publishes ``signals.signal.reviewed.v1`` through the outbox.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,8 +22,9 @@ from bmw.contracts.events.signals import EvidenceSummary, SignalReviewed
 from bmw.contracts.taxonomy import Category, DetectionMethod, Role, SignalKind
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, InvalidInput, NotFound
+from bmw.servicekit.idempotency import Idempotency, claim, remember
 from bmw.servicekit.uow import UnitOfWorkFactory
-from bmw.signals.adapters.tables import SIGNALS
+from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS, SIGNALS
 from bmw.signals.application.opportunities import open_opportunity
 from bmw.signals.application.signal_views import SignalView, load_visible
 from bmw.signals.domain.codes import (
@@ -126,15 +127,28 @@ def evidence_summary(row: Row[Any] | Mapping[str, Any]) -> EvidenceSummary:
     )
 
 
-async def review_signal(command: ReviewSignal, *, principal: Principal, uow: UnitOfWorkFactory) -> ReviewOutcome:
+async def review_signal(
+    command: ReviewSignal,
+    *,
+    principal: Principal,
+    uow: UnitOfWorkFactory,
+    idempotency: Idempotency | None = None,
+    render: Callable[[ReviewOutcome], dict[str, Any]],
+) -> dict[str, Any]:
     """Confirm or dismiss a pending signal (social workers serving the tenant, provider admins).
 
     404 when the caller may not see it, 409 when it is not pending. A confirmation opens the opportunity.
+    With an ``Idempotency-Key`` a repeat of the same review returns the first answer instead of the 409.
     """
     principal.require_role(Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN)
     note = check_review(command)
     async with uow() as work:
         session = work.session
+        if idempotency is not None:
+            # Before the pending check: a retried review finds the signal reviewed already, by itself.
+            stored = await claim(session, IDEMPOTENCY_KEYS, idempotency)
+            if stored is not None:
+                return stored
         row = (
             await session.execute(select(SIGNALS).where(SIGNALS.c.id == command.signal_id).with_for_update())
         ).first()
@@ -177,8 +191,11 @@ async def review_signal(command: ReviewSignal, *, principal: Principal, uow: Uni
         if command.decision is ReviewDecision.CONFIRMED:
             opportunity_id = await open_opportunity(work, reviewed)
         view = await load_visible(session, reviewed.id, principal)
+        response = render(ReviewOutcome(signal=view, opportunity_id=opportunity_id))
+        if idempotency is not None:
+            await remember(session, IDEMPOTENCY_KEYS, idempotency, 200, response)
         await work.commit()
-    return ReviewOutcome(signal=view, opportunity_id=opportunity_id)
+    return response
 
 
 # -- what the reviews teach ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bmw.contracts.taxonomy import Category
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
 from bmw.servicekit.errors import error_responses
+from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 from bmw.signals.application.actions import (
     ActionEffects,
     ActionTypeReport,
@@ -293,11 +294,14 @@ class ActionTypeEffectsRead(BaseModel):
     responses=error_responses(401, 403, 422),
 )
 async def create_management_action(
-    body: ManagementActionCreate, principal: CurrentPrincipal, uow: UowFactoryDep
-) -> ManagementActionRead:
+    body: ManagementActionCreate,
+    principal: CurrentPrincipal,
+    uow: UowFactoryDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> dict[str, Any]:
     """Record what management did (client contacts, the account manager, admins); the detectors take it as a
     known change point."""
-    action = await record_action(
+    return await record_action(
         RecordAction(
             tenant_id=body.tenant_id,
             org_unit_id=body.org_unit_id,
@@ -306,8 +310,9 @@ async def create_management_action(
         ),
         principal=principal,
         uow=uow,
+        idempotency=Idempotency.optional(principal.subject, idempotency_key, body.model_dump(mode="json")),
+        render=lambda action: ManagementActionRead.of(action).model_dump(mode="json"),
     )
-    return ManagementActionRead.of(action)
 
 
 @actions_router.get(
@@ -414,10 +419,13 @@ class SecondmentObservationRead(BaseModel):
     responses=error_responses(401, 403, 422),
 )
 async def create_secondment_observation(
-    body: SecondmentObservationCreate, principal: CurrentPrincipal, uow: UowFactoryDep
-) -> SecondmentObservationRead:
+    body: SecondmentObservationCreate,
+    principal: CurrentPrincipal,
+    uow: UowFactoryDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> dict[str, Any]:
     """Record a bottleneck observed on site (social workers only); it is evidence beside the referral counts."""
-    observation = await record_observation(
+    return await record_observation(
         RecordObservation(
             tenant_id=body.tenant_id,
             org_unit_id=body.org_unit_id,
@@ -427,8 +435,9 @@ async def create_secondment_observation(
         ),
         principal=principal,
         uow=uow,
+        idempotency=Idempotency.optional(principal.subject, idempotency_key, body.model_dump(mode="json")),
+        render=lambda observation: SecondmentObservationRead.of(observation).model_dump(mode="json"),
     )
-    return SecondmentObservationRead.of(observation)
 
 
 @actions_router.get(

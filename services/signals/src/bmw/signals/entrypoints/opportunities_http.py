@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -18,6 +18,7 @@ from bmw.contracts.events.base import Decimal2
 from bmw.contracts.taxonomy import OpportunityStage, ProductKind, SignalKind
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import error_responses
+from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 from bmw.signals.application.interventions import (
     Intervention,
     PricedIntervention,
@@ -311,6 +312,12 @@ class OpportunityNoteCreate(BaseModel):
     note: Note = Field(description="The remark (not blank). Provider-internal; never name a person.")
 
 
+def _keyed(opportunity_id: uuid.UUID, body: BaseModel) -> dict[str, Any]:
+    """What an Idempotency-Key stands for: the body *and* the opportunity, so that the same key and body sent to
+    another opportunity is refused rather than answered with the first one's result."""
+    return {"opportunity_id": str(opportunity_id), "body": body.model_dump(mode="json")}
+
+
 class KindStatisticsRead(BaseModel):
     """How the opportunities of one signal kind fared."""
 
@@ -394,14 +401,18 @@ async def read_opportunity(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def move_opportunity_route(
-    opportunity_id: OpportunityId, body: OpportunityStageChange, principal: CurrentPrincipal, uow: UowFactoryDep
-) -> OpportunityRead:
+    opportunity_id: OpportunityId,
+    body: OpportunityStageChange,
+    principal: CurrentPrincipal,
+    uow: UowFactoryDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> dict[str, Any]:
     """Move an opportunity along the pipeline; publishes signals.opportunity.stage_changed.v1.
 
     409 (naming the current stage) for a move the pipeline does not allow; 422 for a loss without its reason
     or a win without the intervention sold.
     """
-    view = await move_opportunity(
+    return await move_opportunity(
         MoveOpportunity(
             opportunity_id=opportunity_id,
             stage=body.stage,
@@ -411,8 +422,9 @@ async def move_opportunity_route(
         ),
         principal=principal,
         uow=uow,
+        idempotency=Idempotency.optional(principal.subject, idempotency_key, _keyed(opportunity_id, body)),
+        render=lambda view: OpportunityRead.of(view).model_dump(mode="json"),
     )
-    return OpportunityRead.of(view)
 
 
 @opportunities_router.post(
@@ -423,7 +435,18 @@ async def move_opportunity_route(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def add_opportunity_note(
-    opportunity_id: OpportunityId, body: OpportunityNoteCreate, principal: CurrentPrincipal, uow: UowFactoryDep
-) -> OpportunityNoteRead:
+    opportunity_id: OpportunityId,
+    body: OpportunityNoteCreate,
+    principal: CurrentPrincipal,
+    uow: UowFactoryDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> dict[str, Any]:
     """Add a remark to an opportunity without moving it."""
-    return OpportunityNoteRead.of(await add_note(opportunity_id, body.note, principal=principal, uow=uow))
+    return await add_note(
+        opportunity_id,
+        body.note,
+        principal=principal,
+        uow=uow,
+        idempotency=Idempotency.optional(principal.subject, idempotency_key, _keyed(opportunity_id, body)),
+        render=lambda note: OpportunityNoteRead.of(note).model_dump(mode="json"),
+    )

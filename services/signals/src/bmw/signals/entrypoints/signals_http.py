@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from bmw.contracts.taxonomy import DetectionMethod, SignalKind
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import error_responses
+from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 from bmw.signals.application.review import (
     MAX_NOTE_LENGTH,
     FalseAlarmReport,
@@ -248,20 +249,29 @@ async def read_signal(signal_id: SignalId, principal: CurrentPrincipal, uow: Uow
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def review_signal_route(
-    signal_id: SignalId, body: SignalReviewCreate, principal: CurrentPrincipal, uow: UowFactoryDep
-) -> SignalReviewRead:
+    signal_id: SignalId,
+    body: SignalReviewCreate,
+    principal: CurrentPrincipal,
+    uow: UowFactoryDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> dict[str, Any]:
     """Confirm or dismiss a pending signal (social workers serving the client organisation, provider admins).
 
     Publishes signals.signal.reviewed.v1; a confirmation opens the opportunity for the account manager
     (signals.opportunity.created.v1). A dismissal makes the detector stricter for this organisation and kind.
-    409 when the signal is not pending.
+    409 when the signal is not pending, unless this is the repeat of the review itself with its Idempotency-Key.
     """
-    outcome = await review_signal(
+    # The signal id is part of what the key stands for: the same key and body on another signal is another request.
+    request = {"signal_id": str(signal_id), "body": body.model_dump(mode="json")}
+    return await review_signal(
         ReviewSignal(signal_id=signal_id, decision=body.decision, reason=body.reason, note=body.note),
         principal=principal,
         uow=uow,
+        idempotency=Idempotency.optional(principal.subject, idempotency_key, request),
+        render=lambda outcome: SignalReviewRead(
+            signal=SignalRead.of(outcome.signal), opportunity_id=outcome.opportunity_id
+        ).model_dump(mode="json"),
     )
-    return SignalReviewRead(signal=SignalRead.of(outcome.signal), opportunity_id=outcome.opportunity_id)
 
 
 @signals_router.get(
