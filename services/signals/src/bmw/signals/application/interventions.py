@@ -27,7 +27,7 @@ from bmw.contracts.taxonomy import OpportunityStage, ProductKind, Role, SignalKi
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, InvalidInput
 from bmw.servicekit.uow import UnitOfWorkFactory
-from bmw.signals.adapters.catalogue import default_for
+from bmw.signals.adapters.catalogue import CatalogueEntry, default_for
 from bmw.signals.adapters.tables import CONTRACTS, INTERVENTIONS, OPPORTUNITIES
 from bmw.signals.domain.weeks import AMSTERDAM
 
@@ -44,18 +44,9 @@ _KNOWN_KINDS = frozenset(kind.value for kind in SignalKind)
 
 
 @dataclass(frozen=True)
-class Intervention:
-    """One intervention of the catalogue. ``updated_at`` is None only for the built-in default."""
+class Intervention(CatalogueEntry):
+    """One intervention of the catalogue as stored. ``updated_at`` is None only for the built-in default."""
 
-    code: str
-    title_nl: str
-    title_en: str
-    description: str
-    product_kind: ProductKind
-    quantity: Decimal
-    list_price_cents: int
-    signal_kinds: tuple[SignalKind, ...]
-    rank: int
     active: bool
     updated_at: datetime | None
 
