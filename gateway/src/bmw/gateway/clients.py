@@ -84,15 +84,17 @@ class ServiceClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request; return a 2xx response or raise the service's refusal."""
+        """Send one request; return a 2xx response or raise the service's refusal. ``headers`` add to the
+        forwarded ones for this call only (an ``Idempotency-Key``, a break-glass reason)."""
         try:
             response = await self._http.request(
                 method,
                 f"{self._base_url}{path}",
                 params=params,
                 json=json,
-                headers=self._headers,
+                headers={**self._headers, **headers} if headers else self._headers,
             )
         except httpx.TransportError as error:
             # Connect failures, timeouts, broken connections: the caller may retry later.
@@ -138,6 +140,8 @@ class ReferralStatus(StrEnum):
 
     CASE_OPENED = "case_opened"
     AWAITING_CONSENT = "awaiting_consent"
+    EXPIRED = "expired"
+    HISTORICAL = "historical"
 
 
 class EmployeeContactBody(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import Request
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
-from bmw.gateway.clients import IntakeClient, SignalsClient, forwarded_headers
+from bmw.gateway.clients import IntakeClient, ServiceClient, SignalsClient, forwarded_headers
 from bmw.gateway.settings import GatewaySettings
 from bmw.servicekit.auth import Principal, TokenVerifier, bearer_token
 from bmw.servicekit.errors import Unauthorized
@@ -37,6 +37,8 @@ class GatewayContext(BaseContext):
         authentication_error: str | None,
         intake: IntakeClient,
         signals: SignalsClient,
+        scheduling: ServiceClient,
+        billing: ServiceClient,
     ) -> None:
         super().__init__()
         self.principal = principal
@@ -44,6 +46,8 @@ class GatewayContext(BaseContext):
         self.authentication_error = authentication_error
         self.intake = intake
         self.signals = signals
+        self.scheduling = scheduling
+        self.billing = billing
 
     @property
     def caller(self) -> Principal:
@@ -72,6 +76,8 @@ def build_context(runtime: GatewayRuntime, authorization: str | None) -> Gateway
         authentication_error=authentication_error,
         intake=IntakeClient("intake", runtime.http, urls["intake"], headers),
         signals=SignalsClient("signals", runtime.http, urls["signals"], headers),
+        scheduling=ServiceClient("scheduling", runtime.http, urls["scheduling"], headers),
+        billing=ServiceClient("billing", runtime.http, urls["billing"], headers),
     )
 
 

@@ -43,3 +43,13 @@ class Forbidden:
 @strawberry.type(description="A service needed for this is unavailable or did not answer in time; retry later.")
 class ServiceUnavailable:
     message: str = strawberry.field(description="Which service, and what to do.")
+
+
+@strawberry.type(description="What the operation is about does not exist, or the caller may not see it.")
+class NotFound:
+    message: str = strawberry.field(description="What was not found.")
+
+
+@strawberry.type(description="The operation conflicts with the current state (e.g. a taken slot); nothing changed.")
+class Conflict:
+    message: str = strawberry.field(description="What conflicts, and what to do about it.")

@@ -1,0 +1,1 @@
+"""Client organisations, contracts, usage and invoices, resolved through the billing service."""

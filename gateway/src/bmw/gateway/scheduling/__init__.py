@@ -1,0 +1,1 @@
+"""Free slots, agendas, appointments and workshops, resolved through the scheduling service."""

@@ -1,0 +1,65 @@
+"""Per-request DataLoaders of signals: one load per distinct key, all of a list's loads at once.
+
+A list whose items need a second call each (an action's effects, an opportunity's notes and priced
+recommendations) goes through a loader, so a page of n items costs the page call plus at most n concurrent
+detail calls, each id fetched once per request however often the document selects it. Signals has no batch
+endpoint for these, so a batch is the distinct ids fetched concurrently.
+
+The loaders live on the request's context and die with it: nothing is cached across requests or callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from bmw.gateway.context import GatewayContext
+from bmw.gateway.signals.api import SignalsApi
+from bmw.gateway.signals.bodies import ActionEffectsBody, OpportunityDetailBody
+
+_Value = TypeVar("_Value")
+
+#: Where a request's loaders are kept on its context (``GatewayContext`` has no slot of its own for them).
+_CONTEXT_KEY = "signals_loaders"
+
+
+def _each(
+    fetch: Callable[[uuid.UUID], Awaitable[_Value]],
+) -> Callable[[list[uuid.UUID]], Awaitable[Sequence[_Value | BaseException]]]:
+    """A batch function fetching every key concurrently; a key's failure fails only that key's load."""
+
+    async def batch(keys: list[uuid.UUID]) -> Sequence[_Value | BaseException]:
+        return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+
+    return batch
+
+
+@dataclass(frozen=True)
+class SignalsLoaders:
+    """The DataLoaders of one GraphQL request."""
+
+    action_effects: DataLoader[uuid.UUID, ActionEffectsBody]
+    opportunity_details: DataLoader[uuid.UUID, OpportunityDetailBody]
+
+    @classmethod
+    def build(cls, api: SignalsApi) -> SignalsLoaders:
+        return cls(
+            action_effects=DataLoader(load_fn=_each(api.action_effects)),
+            opportunity_details=DataLoader(load_fn=_each(api.opportunity)),
+        )
+
+
+def signals_loaders(context: GatewayContext) -> SignalsLoaders:
+    """The request's loaders, made on first use and kept on its context."""
+    per_request = vars(context)
+    found = per_request.get(_CONTEXT_KEY)
+    if isinstance(found, SignalsLoaders):
+        return found
+    made = SignalsLoaders.build(SignalsApi(context.signals))
+    per_request[_CONTEXT_KEY] = made
+    return made
