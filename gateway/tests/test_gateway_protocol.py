@@ -186,7 +186,7 @@ def test_validation_rules_are_built_once_so_the_validation_cache_hits() -> None:
         return [rule for extension in extensions for rule in getattr(extension, "validation_rules", [])]
 
     first, second = rules_of_one_request(), rules_of_one_request()
-    assert len(first) == 3  # depth, aliases, no introspection
+    assert len(first) == 4  # depth, aliases, cost, no introspection
     assert all(a is b for a, b in zip(first, second, strict=True))
 
 

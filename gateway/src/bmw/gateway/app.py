@@ -1,7 +1,7 @@
 """The gateway's composition root: ``create_app`` builds the FastAPI app; its lifespan the HTTP client.
 
 The schema, with its validation rules, is built once here; the shared ``httpx.AsyncClient`` (pool,
-timeouts) lives exactly as long as the app's lifespan.
+timeouts) and the subscriptions' event feed (one Kafka consumer) live exactly as long as the app's lifespan.
 """
 
 from __future__ import annotations
@@ -12,11 +12,18 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from bmw.gateway.context import GatewayRuntime, get_context
-from bmw.gateway.graphql_http import GraphQLHTTPRouter
+from bmw.gateway.context import GatewayRuntime
+from bmw.gateway.graphql_http import RequestGuards
+from bmw.gateway.rate_limit import RateLimiter
+from bmw.gateway.request_size import RequestSizeLimit
 from bmw.gateway.schema import Protection, build_schema
 from bmw.gateway.settings import GatewaySettings, get_settings
+from bmw.gateway.subscriptions.kafka import running_feed
+from bmw.gateway.subscriptions.resolvers import FEED_STATE
+from bmw.gateway.subscriptions.transport import GraphQLRouter, connection_context
+from bmw.gateway.trusted_documents import TrustedDocuments, default_registry_path
 from bmw.servicekit.app import FlowContextMiddleware
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.errors import install_error_handlers
@@ -48,11 +55,13 @@ def create_app(
     settings = settings or get_settings()
     # One line per service call would drown the log; failures are logged by the clients.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    trusted_documents = TrustedDocuments.load(settings.trusted_documents_path or default_registry_path())
     schema = build_schema(
         Protection(
             max_depth=settings.max_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
             introspection=settings.introspection_enabled,
         )
     )
@@ -71,12 +80,16 @@ def create_app(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
         )
-        async with httpx.AsyncClient(
-            transport=transport, timeout=timeout, limits=limits, follow_redirects=False
-        ) as http:
+        async with (
+            httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False) as http,
+            running_feed(
+                bootstrap_servers=settings.kafka_bootstrap_servers, queue_size=settings.subscription_queue_size
+            ) as feed,
+        ):
             app.state.runtime = GatewayRuntime(
                 settings=settings, verifier=verifier, http=http, service_urls=service_urls
             )
+            setattr(app.state, FEED_STATE, feed)
             logger.info("gateway started")
             yield
             logger.info("gateway stopping")
@@ -89,20 +102,28 @@ def create_app(
         docs_url=None if settings.production else "/docs",
         redoc_url=None,
     )
+    # Inside the flow context, so that a 413 still carries the request id.
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(FlowContextMiddleware)
     install_error_handlers(app)
     app.include_router(
         health_router({service: _readiness_check(app, service, url) for service, url in service_urls.items()})
     )
     app.include_router(
-        GraphQLHTTPRouter(
+        GraphQLRouter(
             schema,
             path="/graphql",
-            context_getter=get_context,
+            # Also builds the (at first anonymous) context of a WebSocket; get_context serves HTTP only.
+            context_getter=connection_context,
             graphql_ide=None if settings.production else "graphiql",
             allow_queries_via_get=True,
-            # No subscriptions yet; a WebSocket handshake is refused.
-            subscription_protocols=(),
+            guards=RequestGuards(
+                trusted_documents=trusted_documents,
+                integrations_trusted_documents_only=settings.integrations_restricted_to_trusted_documents,
+                rate_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst),
+            ),
+            # Subscriptions over WebSocket only; graphql-ws (the older protocol) and SSE are not offered.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
     )
     return app

@@ -8,7 +8,7 @@ failure is internal: the caller sees a masked message with a request id, the log
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 
 from graphql import GraphQLError
@@ -37,6 +37,13 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Refusals of a whole request (no ``data``), by the gateway's protections.
+    BAD_REQUEST = "BAD_REQUEST"
+    COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
+    RATE_LIMITED = "RATE_LIMITED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 
 
 class GatewayError(GraphQLError):
@@ -83,6 +90,40 @@ def graphql_error(error: DomainError, *, field_path: Callable[[str], str] = lamb
         fields=[FieldError(path=field_path(f.path), message=f.message) for f in error.fields],
         request_id=request_id if isinstance(request_id, str) else None,
     )
+
+
+class RequestRefused(Exception):
+    """A whole request refused before it executes: answered with ``errors`` and no ``data``.
+
+    ``status`` is the HTTP status when the refusal has its own (413, 429); ``None`` leaves it
+    to the GraphQL-over-HTTP rule for request errors (400 with ``application/graphql-response+json``,
+    200 with ``application/json``).
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
+
+    def body(self) -> dict[str, object]:
+        """The GraphQL response body: one error with ``extensions.code``, no ``data``."""
+        return request_error_body(self.code, self.message, **self.extensions)
+
+
+def request_error_body(code: ErrorCode, message: str, **extensions: object) -> dict[str, object]:
+    """A GraphQL response body for a request refused as a whole (it has no ``data`` entry)."""
+    return {"errors": [{"message": message, "extensions": {"code": code.value, **extensions}}]}
 
 
 # -- field paths --------------------------------------------------------------------------------

@@ -11,23 +11,35 @@ GET with 400. This router follows the spec:
 - a response with ``data`` (even ``null``, even with field errors such as UNAUTHENTICATED) is
   200 with either media type: it is a partial response, not a request error;
 - a mutation sent with GET is refused with 405 and ``Allow: POST`` before anything executes.
+
+It also applies the protections that need the HTTP request rather than the document alone: the
+per-caller rate limit (before the body is read), trusted documents sent by hash (``documentId`` or
+``extensions.persistedQuery``, with POST or GET), and integrations restricted to those documents.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import overload
+from dataclasses import dataclass, field
+from typing import Any, overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, Response, WebSocket
 from starlette.responses import PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from bmw.contracts.taxonomy import Role
 from bmw.gateway.context import GatewayContext
+from bmw.gateway.errors import ErrorCode, RequestRefused
+from bmw.gateway.rate_limit import RateLimiter, caller_key
+from bmw.gateway.trusted_documents import TrustedDocuments, requested_hash
+from bmw.servicekit.auth import Principal
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -90,7 +102,8 @@ def negotiate(accept: str | None) -> str | None:
     return chosen
 
 
-def _content_type(media_type: str) -> str:
+def content_type(media_type: str) -> str:
+    """The ``Content-Type`` header value of a response in ``media_type``."""
     return f"{media_type}; charset=utf-8" if media_type == GRAPHQL_RESPONSE_JSON else media_type
 
 
@@ -98,8 +111,40 @@ def _is_request_error(response: GraphQLHTTPResponse) -> bool:
     return "data" not in response
 
 
+@dataclass(frozen=True)
+class RequestGuards:
+    """The protections the router applies per HTTP request (see the module docstring)."""
+
+    #: The documents a request may name by hash.
+    trusted_documents: TrustedDocuments = field(default_factory=TrustedDocuments)
+    #: Whether a caller with the ``integration`` role may only run trusted documents.
+    integrations_trusted_documents_only: bool = False
+    #: ``None`` switches rate limiting off.
+    rate_limiter: RateLimiter | None = None
+
+    def require_trusted(self, principal: Principal | None, document: str | None) -> None:
+        """Refuse free text from an integration restricted to trusted documents.
+
+        The router calls it for every HTTP request; any other transport that executes documents
+        (the subscriptions' WebSocket) must call it too.
+        """
+        if not self.integrations_trusted_documents_only or principal is None or document is None:
+            return
+        if principal.has_role(Role.INTEGRATION) and not self.trusted_documents.is_trusted(document):
+            raise RequestRefused(
+                ErrorCode.TRUSTED_DOCUMENT_REQUIRED,
+                "integrations may only run trusted documents: send the document's hash as "
+                '`documentId: "sha256:<hex>"` or `extensions.persistedQuery.sha256Hash`',
+            )
+
+
 class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
     """strawberry's FastAPI router with GraphQL-over-HTTP media types and status codes."""
+
+    def __init__(self, schema: BaseSchema, *args: Any, guards: RequestGuards | None = None, **kwargs: Any) -> None:
+        # Every other argument is strawberry's GraphQLRouter's, passed through unchanged.
+        super().__init__(schema, *args, **kwargs)
+        self.guards = guards or RequestGuards()
 
     @overload
     async def run(self, request: Request, context: GatewayContext = UNSET, root_value: None = UNSET) -> Response: ...
@@ -122,11 +167,42 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
             )
         token = _response_media_type.set(media_type)
         try:
+            if self.guards.rate_limiter is not None:
+                # Before the body is read: a throttled caller costs as little as possible.
+                client_host = request.client.host if request.client else None
+                self.guards.rate_limiter.check(caller_key(context.principal, client_host))
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as error:
             return self._error_response(error.status_code, error.reason, media_type)
+        except RequestRefused as refusal:
+            return self._refusal_response(refusal, media_type)
         finally:
             _response_media_type.reset(token)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a trusted document has no `query` either, but it is a request, not a page view.
+        named = any(request.query_params.get(name) is not None for name in ("documentId", "extensions"))
+        return not named and super().should_render_graphql_ide(request)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            # Batching is off (strawberry refuses a batch before this point).
+            return data
+        document_id: object = None
+        if request.method == "GET":
+            document_id = request.query_params.get("documentId")
+        else:
+            # strawberry keeps no `documentId`: read it from the body (already buffered), parsing it
+            # again only when it can be there.
+            raw = await request.get_body()
+            if b'"documentId"' in raw:
+                body = self.parse_json(raw)
+                document_id = body.get("documentId") if isinstance(body, dict) else None
+        sha256 = requested_hash(document_id, data.extensions)
+        if sha256 is not None:
+            data.query = self.guards.trusted_documents.resolve(sha256, data.query)
+        return data
 
     async def execute_single(
         self,
@@ -137,6 +213,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        self.guards.require_trusted(context.principal, request_data.query)
         try:
             return await super().execute_single(
                 request=request,
@@ -171,12 +248,24 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
             status = 400
         response = Response(
             self.encode_json(response_data),
-            media_type=_content_type(media_type),
+            media_type=content_type(media_type),
             status_code=status,
         )
         response.headers.raw.extend(sub_response.headers.raw)
         response.headers["vary"] = "Accept"
         return response
+
+    def _refusal_response(self, refusal: RequestRefused, media_type: str) -> Response:
+        status = refusal.status
+        if status is None:
+            # A request error: 400 with application/graphql-response+json, 200 with application/json.
+            status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+        return Response(
+            self.encode_json(refusal.body()),
+            status_code=status,
+            media_type=content_type(media_type),
+            headers={"vary": "Accept", **refusal.headers},
+        )
 
     def _error_response(self, status: int, reason: str, media_type: str) -> Response:
         code = _HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
@@ -187,6 +276,6 @@ class GraphQLHTTPRouter(GraphQLRouter[GatewayContext, None]):
         return Response(
             self.encode_json(body),
             status_code=status,
-            media_type=_content_type(media_type),
+            media_type=content_type(media_type),
             headers=headers,
         )

@@ -1,6 +1,6 @@
 """The root schema, composed from each domain's query and mutation mixins, and its protections.
 
-Depth, alias and introspection rules are graphql-core validation rules built here once, when the
+Depth, alias, cost and introspection rules are graphql-core validation rules built here once, when the
 app starts. strawberry's ``QueryDepthLimiter(...)`` and ``MaxAliasesLimiter(...)`` create a new
 rule class on every instantiation; passed as per-request factories they would give the validation
 cache a new key on every request, and it would never hit (measured: about 1,950 → 394 requests/s).
@@ -27,10 +27,19 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from bmw.gateway.billing.mutations import BillingMutation
+from bmw.gateway.billing.queries import BillingQuery
+from bmw.gateway.cases.mutations import CasesMutation
+from bmw.gateway.cases.queries import CasesQuery
+from bmw.gateway.cost import cost_limit_rule
 from bmw.gateway.errors import MaskInternalErrors, should_mask
 from bmw.gateway.identity.queries import IdentityQuery
 from bmw.gateway.referrals.mutations import ReferralMutation
+from bmw.gateway.scheduling.mutations import SchedulingMutation
+from bmw.gateway.scheduling.queries import SchedulingQuery
+from bmw.gateway.signals.mutations import SignalsMutation
 from bmw.gateway.signals.queries import SignalsQuery
+from bmw.gateway.subscriptions.resolvers import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +48,23 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 @strawberry.type(description="Read operations of the BMW backend.")
-class Query(IdentityQuery, SignalsQuery):
+class Query(IdentityQuery, SignalsQuery, BillingQuery, SchedulingQuery, CasesQuery):
     pass
 
 
 @strawberry.type(description="Write operations of the BMW backend.")
-class Mutation(ReferralMutation):
+class Mutation(ReferralMutation, BillingMutation, SchedulingMutation, CasesMutation, SignalsMutation):
     pass
 
 
 @dataclass(frozen=True)
 class Protection:
-    """What a document may cost: nesting depth, aliases, tokens; and whether it may introspect."""
+    """What a document may cost: nesting depth, aliases, tokens, estimated cost; and whether it may introspect."""
 
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_cost: int = 5000
     introspection: bool = True
 
     def validation_rules(self) -> tuple[type[ASTValidationRule], ...]:
@@ -62,6 +72,7 @@ class Protection:
         rules: list[type[ASTValidationRule]] = [
             depth_limit_rule(self.max_depth, should_ignore=None),
             alias_limit_rule(self.max_aliases),
+            cost_limit_rule(self.max_cost),
         ]
         if not self.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
@@ -112,6 +123,7 @@ def build_schema(protection: Protection | None = None) -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=protection.extensions(),
         config=StrawberryConfig(
             # Without introspection, "did you mean ...?" hints would still reveal the schema.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
@@ -99,6 +100,52 @@ class GatewaySettings(BaseSettings):
         validation_alias=_env("GATEWAY_MAX_CONNECTIONS"),
         description="Size of the connection pool shared by all service calls.",
     )
+    kafka_bootstrap_servers: str = Field(
+        default="",
+        validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka brokers (host:port, comma-separated) the subscriptions' event feed reads from; "
+        "empty: no feed, and subscriptions are refused as unavailable.",
+    )
+    subscription_queue_size: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=_env("GATEWAY_SUBSCRIPTION_QUEUE_SIZE"),
+        description="Events a subscriber may fall behind by; beyond that its oldest undelivered events are dropped.",
+    )
+    max_cost: int = Field(
+        default=5000,
+        ge=1,
+        validation_alias=_env("GATEWAY_MAX_COST"),
+        description="Highest estimated cost of an operation: each field 1, a connection's selection times its `first`.",
+    )
+    max_request_bytes: int = Field(
+        default=100_000,
+        ge=1024,
+        validation_alias=_env("GATEWAY_MAX_REQUEST_BYTES"),
+        description="Largest request (body plus query string) accepted; larger ones get 413 before parsing.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=1,
+        validation_alias=_env("GATEWAY_RATE_LIMIT_PER_MINUTE"),
+        description="Sustained requests a minute per caller (token subject, else client address), per process.",
+    )
+    rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=_env("GATEWAY_RATE_LIMIT_BURST"),
+        description="Requests a caller may make at once before the per-minute rate applies.",
+    )
+    trusted_documents_path: Path | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_TRUSTED_DOCUMENTS_PATH"),
+        description="Registry of trusted documents (sha256 → text); unset means gateway/trusted_documents.json.",
+    )
+    integrations_trusted_documents_only: bool | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_INTEGRATIONS_TRUSTED_DOCUMENTS_ONLY"),
+        description="Restrict the integration role to trusted documents; unset means only in production.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -125,6 +172,13 @@ class GatewaySettings(BaseSettings):
         if self.introspection is None:
             return not self.production
         return self.introspection
+
+    @property
+    def integrations_restricted_to_trusted_documents(self) -> bool:
+        """Whether integrations may only run trusted documents; by default only in production."""
+        if self.integrations_trusted_documents_only is None:
+            return self.production
+        return self.integrations_trusted_documents_only
 
     def service_urls(self) -> dict[str, str]:
         """Base URL of each service, without a trailing slash."""

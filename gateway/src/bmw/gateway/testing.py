@@ -140,6 +140,8 @@ def make_settings(signing_key: SigningKey, **overrides: Any) -> GatewaySettings:
         "max_aliases": 15,
         "max_tokens": 2000,
         "introspection": None,
+        # No broker behind the fake services: subscriptions get their events pushed by the test.
+        "kafka_bootstrap_servers": "",
     }
     values.update(overrides)
     return GatewaySettings(**values)
