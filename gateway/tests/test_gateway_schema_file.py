@@ -23,6 +23,33 @@ def test_the_export_writes_and_checks(tmp_path: Path) -> None:
     assert output.read_text(encoding="utf-8") == schema_sdl()
 
 
+def test_a_change_that_breaks_clients_of_the_previous_export_is_refused(tmp_path: Path) -> None:
+    output = tmp_path / "schema.graphql"
+    # The previous export had a field the code no longer has: removing it would break clients.
+    previous = schema_sdl().replace("type Query {", "type Query {\n  retiredField: String", 1)
+    output.write_text(previous, encoding="utf-8")
+
+    assert main(["--output", str(output)]) == 1
+    assert output.read_text(encoding="utf-8") == previous, "nothing is written"
+    assert main(["--allow-breaking", "--output", str(output)]) == 0
+    assert output.read_text(encoding="utf-8") == schema_sdl()
+
+
+def test_an_addition_or_a_new_description_is_not_breaking(tmp_path: Path) -> None:
+    from bmw.gateway.export_schema import breaking_changes
+
+    with_more = schema_sdl().replace("type Query {", "type Query {\n  newField: String", 1)
+    assert breaking_changes(schema_sdl(), with_more) == []
+    assert breaking_changes(with_more, schema_sdl()) == ["FIELD_REMOVED: Field Query.newField was removed."]
+    # A previous export that differs only in wording is rewritten without fuss.
+    output = tmp_path / "schema.graphql"
+    reworded = schema_sdl().replace('"""Read operations', '"""Earlier wording of read operations', 1)
+    assert reworded != schema_sdl()
+    output.write_text(reworded, encoding="utf-8")
+    assert main(["--output", str(output)]) == 0
+    assert output.read_text(encoding="utf-8") == schema_sdl()
+
+
 def test_every_type_field_and_argument_is_described() -> None:
     from graphql import GraphQLInputObjectType, GraphQLObjectType
 
