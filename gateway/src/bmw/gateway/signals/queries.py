@@ -1,7 +1,7 @@
 """Queries of trends, signals, opportunities, accounts, management actions and observations.
 
-Every field but ``trends`` is nullable: when signals cannot answer, only that field is null (with an error
-whose ``extensions.code`` says why) and the rest of the document still resolves.
+Every field is nullable: when signals cannot answer, only that field is null (with an error whose
+``extensions.code`` says why) and the rest of the document still resolves.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ async def trends(
     tenant_id: Annotated[strawberry.ID, strawberry.argument(description="Client organisation.")],
     from_: Annotated[date, strawberry.argument(name="from", description="First day of the period (inclusive).")],
     to: Annotated[date, strawberry.argument(description="Last day of the period (inclusive).")],
-) -> TrendReport:
+) -> TrendReport | None:
     """Ask signals for the report; ``MayReadTrends`` has checked the caller and the tenant id."""
     if from_ > to:
         raise GatewayError(
@@ -211,7 +211,7 @@ async def secondment_observations(
 
 @strawberry.type
 class SignalsQuery:
-    trends: TrendReport = strawberry.field(
+    trends: TrendReport | None = strawberry.field(
         resolver=trends,
         description="Referrals per org unit and category of one client organisation over the ISO weeks "
         "that overlap the period. Counts of fewer than k people are suppressed.",
