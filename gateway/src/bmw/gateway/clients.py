@@ -82,7 +82,7 @@ class ServiceClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | httpx.QueryParams | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
+
+import httpx
+from pydantic import RootModel
 
 from bmw.contracts.taxonomy import OpportunityStage, SignalKind
 from bmw.gateway.clients import ServiceClient
@@ -169,6 +172,16 @@ class SignalsApi:
         response = await self._client.request("GET", f"/management-actions/{action_id}/effects")
         return self._client.parse(ActionEffectsBody, response)
 
+    async def many_action_effects(self, action_ids: Sequence[uuid.UUID]) -> list[ActionEffectsBody]:
+        """``GET /management-actions/effects?action_id=…``: several actions in one call; actions the caller may
+        not see (or that do not exist) are left out."""
+        response = await self._client.request(
+            "GET",
+            "/management-actions/effects",
+            params=httpx.QueryParams([("action_id", str(action_id)) for action_id in action_ids]),
+        )
+        return self._client.parse(_EffectsList, response).root
+
     async def action_type_effects(self, action_type: ManagementActionType) -> ActionTypeEffectsBody:
         """``GET /management-action-effects``: pooled across client organisations."""
         response = await self._client.request(
@@ -193,3 +206,7 @@ class SignalsApi:
         client = _keyed(self._client, idempotency_key)
         response = await client.request("POST", "/secondment-observations", json=body.model_dump(mode="json"))
         return client.parse(SecondmentObservationBody, response)
+
+
+class _EffectsList(RootModel[list[ActionEffectsBody]]):
+    """The body of the batch read of effects."""

@@ -1,9 +1,9 @@
 """Per-request DataLoaders of signals: one load per distinct key, all of a list's loads at once.
 
 A list whose items need a second call each (an action's effects, an opportunity's notes and priced
-recommendations) goes through a loader, so a page of n items costs the page call plus at most n concurrent
-detail calls, each id fetched once per request however often the document selects it. Signals has no batch
-endpoint for these, so a batch is the distinct ids fetched concurrently.
+recommendations) goes through a loader, each id fetched once per request however often the document selects
+it. An action page's effects come in one batch call; opportunity details, for which signals has no batch
+endpoint, as the distinct ids fetched concurrently.
 
 The loaders live on the request's context and die with it: nothing is cached across requests or callers.
 """
@@ -21,11 +21,14 @@ from strawberry.dataloader import DataLoader
 from bmw.gateway.context import GatewayContext
 from bmw.gateway.signals.api import SignalsApi
 from bmw.gateway.signals.bodies import ActionEffectsBody, OpportunityDetailBody
+from bmw.servicekit.errors import NotFound
 
 _Value = TypeVar("_Value")
 
 #: Where a request's loaders are kept on its context (``GatewayContext`` has no slot of its own for them).
 _CONTEXT_KEY = "signals_loaders"
+#: Actions per batch call (the signals service's limit).
+MAX_EFFECTS_BATCH = 50
 
 
 def _each(
@@ -35,6 +38,21 @@ def _each(
 
     async def batch(keys: list[uuid.UUID]) -> Sequence[_Value | BaseException]:
         return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+
+    return batch
+
+
+def _effects_batch(
+    api: SignalsApi,
+) -> Callable[[list[uuid.UUID]], Awaitable[Sequence[ActionEffectsBody | BaseException]]]:
+    """All of a page's actions in one call; an action signals left out (not visible) fails only its own load."""
+
+    async def batch(keys: list[uuid.UUID]) -> Sequence[ActionEffectsBody | BaseException]:
+        found: dict[uuid.UUID, ActionEffectsBody] = {}
+        for start in range(0, len(keys), MAX_EFFECTS_BATCH):
+            for effects in await api.many_action_effects(keys[start : start + MAX_EFFECTS_BATCH]):
+                found[effects.action.id] = effects
+        return [found.get(key) or NotFound("no such management action") for key in keys]
 
     return batch
 
@@ -49,7 +67,7 @@ class SignalsLoaders:
     @classmethod
     def build(cls, api: SignalsApi) -> SignalsLoaders:
         return cls(
-            action_effects=DataLoader(load_fn=_each(api.action_effects)),
+            action_effects=DataLoader(load_fn=_effects_batch(api)),
             opportunity_details=DataLoader(load_fn=_each(api.opportunity)),
         )
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bmw.contracts.taxonomy import Category
 from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
-from bmw.servicekit.errors import error_responses
+from bmw.servicekit.errors import NotFound, error_responses
 from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 from bmw.signals.application.actions import (
     ActionEffects,
@@ -40,6 +40,9 @@ from bmw.signals.application.observations import (
 )
 from bmw.signals.domain.codes import Bottleneck, ManagementActionType
 from bmw.signals.domain.effects import Verdict
+
+#: Actions per batch read of effects: a page of a portal's list.
+MAX_EFFECTS_BATCH = 50
 
 actions_router = APIRouter()
 
@@ -329,6 +332,41 @@ async def read_management_actions(
     """The organisation's recorded management actions, latest first."""
     actions = await list_actions(tenant_id=tenant_id, principal=principal, uow=uow)
     return [ManagementActionRead.of(a) for a in actions]
+
+
+@actions_router.get(
+    "/management-actions/effects",
+    tags=[ACTIONS],
+    response_model=list[ActionEffectsRead],
+    responses=error_responses(401, 403, 422, 503),
+)
+async def read_many_management_action_effects(
+    principal: CurrentPrincipal,
+    uow: UowFactoryDep,
+    runtime: RuntimeDep,
+    action_ids: Annotated[
+        list[uuid.UUID],
+        Query(
+            alias="action_id",
+            min_length=1,
+            max_length=MAX_EFFECTS_BATCH,
+            description=f"Ids of the management actions (repeat the parameter; at most {MAX_EFFECTS_BATCH}).",
+        ),
+    ],
+) -> list[ActionEffectsRead]:
+    """The before/after comparisons of several actions in one call (a page of actions in a portal costs one
+    call, not one per action). An action that does not exist or that the caller may not see is left out, as
+    a single read would answer 404 for it."""
+    found = []
+    for action_id in dict.fromkeys(action_ids):
+        try:
+            effects = await action_effects(
+                action_id=action_id, principal=principal, uow=uow, default_k=runtime.settings.small_cell_k
+            )
+        except NotFound:
+            continue
+        found.append(ActionEffectsRead.of(effects))
+    return found
 
 
 @actions_router.get(
