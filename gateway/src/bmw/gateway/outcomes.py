@@ -53,3 +53,23 @@ class NotFound:
 @strawberry.type(description="The operation conflicts with the current state (e.g. a taken slot); nothing changed.")
 class Conflict:
     message: str = strawberry.field(description="What conflicts, and what to do about it.")
+
+
+#: The expected refusals a mutation returns as members of its result union.
+Refusal = ValidationFailed | Forbidden | NotFound | Conflict | ServiceUnavailable
+
+
+def refusal_of(error: errors.DomainError, field_path: Callable[[str], str]) -> Refusal | None:
+    """The union member for a service's (or the gateway's own) expected refusal, its field paths mapped by
+    ``field_path``; None for anything else (e.g. 401), which stays a GraphQL error."""
+    if isinstance(error, errors.InvalidInput):
+        return ValidationFailed.of(error, field_path)
+    if isinstance(error, errors.Forbidden):
+        return Forbidden(message=error.message)
+    if isinstance(error, errors.NotFound):
+        return NotFound(message=error.message)
+    if isinstance(error, errors.Conflict):
+        return Conflict(message=error.message)
+    if isinstance(error, errors.ServiceUnavailable):
+        return ServiceUnavailable(message=error.message)
+    return None

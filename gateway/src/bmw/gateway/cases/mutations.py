@@ -31,7 +31,14 @@ from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import camel_case, graphql_error, input_path
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
-from bmw.gateway.outcomes import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from bmw.gateway.outcomes import (
+    Forbidden,
+    NotFound,
+    Refusal,
+    ServiceUnavailable,
+    ValidationFailed,
+    refusal_of,
+)
 from bmw.servicekit import errors
 from bmw.servicekit.auth import Principal
 
@@ -105,22 +112,15 @@ async def _record_consent(
     return ConsentRecord.of(info.context.intake.parse(ConsentBody, response))
 
 
-ConsentRefusal = ValidationFailed | Forbidden | NotFound | Conflict | ServiceUnavailable
+ConsentRefusal = Refusal
 
 
 def _consent_refusal(error: errors.DomainError) -> ConsentRefusal:
     """An expected refusal as its union member; anything else becomes a GraphQL error."""
-    if isinstance(error, errors.InvalidInput):
-        return ValidationFailed.of(error, mutation_input_path)
-    if isinstance(error, errors.Forbidden):
-        return Forbidden(message=error.message)
-    if isinstance(error, errors.NotFound):
-        return NotFound(message=error.message)
-    if isinstance(error, errors.Conflict):
-        return Conflict(message=error.message)
-    if isinstance(error, errors.ServiceUnavailable):
-        return ServiceUnavailable(message=error.message)
-    raise graphql_error(error, field_path=mutation_input_path) from error
+    found = refusal_of(error, mutation_input_path)
+    if found is None:
+        raise graphql_error(error, field_path=mutation_input_path) from error
+    return found
 
 
 async def give_consent(

@@ -14,7 +14,10 @@ from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import graphql_error, input_path
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
-from bmw.gateway.outcomes import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from bmw.gateway.outcomes import (
+    Refusal,
+    refusal_of,
+)
 from bmw.gateway.scheduling.client import (
     AppointmentBody,
     AppointmentCreateBody,
@@ -55,23 +58,13 @@ from bmw.gateway.scheduling.types import (
 from bmw.servicekit import errors
 from bmw.servicekit.auth import Principal
 
-#: The expected refusals every scheduling mutation returns as members of its result union.
-Refusal = ValidationFailed | Forbidden | NotFound | Conflict | ServiceUnavailable
-
 
 def _refusal(error: errors.DomainError) -> Refusal:
     """The union member for an expected refusal; anything else (e.g. 401) stays a GraphQL error."""
-    if isinstance(error, errors.InvalidInput):
-        return ValidationFailed.of(error, input_path)
-    if isinstance(error, errors.Forbidden):
-        return Forbidden(message=error.message)
-    if isinstance(error, errors.NotFound):
-        return NotFound(message=error.message)
-    if isinstance(error, errors.Conflict):
-        return Conflict(message=error.message)
-    if isinstance(error, errors.ServiceUnavailable):
-        return ServiceUnavailable(message=error.message)
-    raise graphql_error(error, field_path=input_path) from error
+    found = refusal_of(error, input_path)
+    if found is None:
+        raise graphql_error(error, field_path=input_path) from error
+    return found
 
 
 def _appointment(principal: Principal, client: SchedulingClient, body: AppointmentBody) -> Appointment:

@@ -19,7 +19,13 @@ from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import camel_case, graphql_error, input_path
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
-from bmw.gateway.outcomes import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from bmw.gateway.outcomes import (
+    Forbidden,
+    Refusal,
+    ServiceUnavailable,
+    ValidationFailed,
+    refusal_of,
+)
 from bmw.gateway.signals.action_types import ManagementAction, SecondmentObservation
 from bmw.gateway.signals.api import SignalsApi
 from bmw.gateway.signals.bodies import (
@@ -62,8 +68,6 @@ from bmw.servicekit.auth import Principal
 #: The length signals accepts for an ``Idempotency-Key``.
 IDEMPOTENCY_KEY_LENGTH = range(8, 201)
 
-Refusal = ValidationFailed | Forbidden | NotFound | Conflict | ServiceUnavailable
-
 
 def mutation_input_path(path: str) -> str:
     """A signals field path as a GraphQL input path: ``body.loss_reason`` → ``input.lossReason``,
@@ -78,17 +82,7 @@ def mutation_input_path(path: str) -> str:
 
 def refusal(error: errors.DomainError) -> Refusal | None:
     """The result union member for a refusal by signals (or by the gateway's own checks); None if none fits."""
-    if isinstance(error, errors.InvalidInput):
-        return ValidationFailed.of(error, mutation_input_path)
-    if isinstance(error, errors.Forbidden):
-        return Forbidden(message=error.message)
-    if isinstance(error, errors.NotFound):
-        return NotFound(message=error.message)
-    if isinstance(error, errors.Conflict):
-        return Conflict(message=error.message)
-    if isinstance(error, errors.ServiceUnavailable):
-        return ServiceUnavailable(message=error.message)
-    return None
+    return refusal_of(error, mutation_input_path)
 
 
 def _require_role(principal: Principal, roles: tuple[Role, ...]) -> None:
