@@ -4,6 +4,10 @@ One ``httpx.AsyncClient`` (connection pool, timeouts) lives for the app's lifesp
 gets light client objects over it that forward the caller's ``Authorization`` header and the
 flow's ``x-correlation-id`` and ``traceparent``. The services re-check authorisation themselves.
 
+Reads (GET) that meet a passing failure (no connection, a pooled connection the service had closed, 502/503/504)
+are tried again a few times with a short, doubling pause; commands never are, since the service may have acted
+before the answer was lost (their clients retry with an ``Idempotency-Key`` instead).
+
 A service's refusal comes back as the servicekit error it raised (``InvalidInput`` with its
 field paths, ``Forbidden``, ...); a service that cannot be reached, times out or answers 503
 becomes ``ServiceUnavailable``. Anything else is an internal error.
@@ -11,9 +15,11 @@ becomes ``ServiceUnavailable``. Anything else is an internal error.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -51,6 +57,28 @@ _REFUSALS: dict[int, type[DomainError]] = {
 _UNAVAILABLE = frozenset({502, 503, 504})
 
 
+#: Methods that only read, and so may be sent again.
+_IDEMPOTENT_READS = frozenset({"GET", "HEAD"})
+#: Transport failures after which the service cannot have seen (or answered) the request; a read timeout is not one
+#: of them: retrying a slow service only multiplies the wait.
+_PASSING_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class ReadRetries:
+    """How often and after which pause a read that met a passing failure is sent again."""
+
+    attempts: int = 0
+    backoff_seconds: float = 0.05
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): the backoff, doubled each time."""
+        return float(self.backoff_seconds * (2**attempt))
+
+
+NO_RETRIES = ReadRetries()
+
+
 class UpstreamError(Exception):
     """A service answered in a way the gateway cannot explain to the caller (e.g. a 500)."""
 
@@ -71,11 +99,20 @@ def forwarded_headers(authorization: str | None) -> dict[str, str]:
 class ServiceClient:
     """Calls one service's HTTP API on behalf of one GraphQL request."""
 
-    def __init__(self, name: str, http: httpx.AsyncClient, base_url: str, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        http: httpx.AsyncClient,
+        base_url: str,
+        headers: Mapping[str, str],
+        *,
+        retries: ReadRetries = NO_RETRIES,
+    ) -> None:
         self.name = name
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._headers = dict(headers)
+        self._retries = retries
 
     async def request(
         self,
@@ -87,22 +124,35 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request; return a 2xx response or raise the service's refusal. ``headers`` add to the
-        forwarded ones for this call only (an ``Idempotency-Key``, a break-glass reason)."""
-        try:
-            response = await self._http.request(
-                method,
-                f"{self._base_url}{path}",
-                params=params,
-                json=json,
-                headers={**self._headers, **headers} if headers else self._headers,
-            )
-        except httpx.TransportError as error:
-            # Connect failures, timeouts, broken connections: the caller may retry later.
-            logger.warning("%s unreachable: %s", self.name, type(error).__name__)
-            raise ServiceUnavailable(f"the {self.name} service is unavailable; retry shortly") from error
-        if response.is_success:
-            return response
-        raise self._refusal(response)
+        forwarded ones for this call only (an ``Idempotency-Key``, a break-glass reason). A read is retried
+        after a passing failure (see the module's docstring)."""
+        retries = self._retries.attempts if method.upper() in _IDEMPOTENT_READS else 0
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = await self._http.request(
+                    method,
+                    f"{self._base_url}{path}",
+                    params=params,
+                    json=json,
+                    headers={**self._headers, **headers} if headers else self._headers,
+                )
+            except httpx.TransportError as error:
+                if not last and isinstance(error, _PASSING_FAILURES):
+                    logger.info("%s %s: %s; retrying", self.name, method, type(error).__name__)
+                    await asyncio.sleep(self._retries.pause(attempt))
+                    continue
+                # Connect failures, timeouts, broken connections: the caller may retry later.
+                logger.warning("%s unreachable: %s", self.name, type(error).__name__)
+                raise ServiceUnavailable(f"the {self.name} service is unavailable; retry shortly") from error
+            if response.status_code in _UNAVAILABLE and not last:
+                logger.info("%s %s: HTTP %s; retrying", self.name, method, response.status_code)
+                await asyncio.sleep(self._retries.pause(attempt))
+                continue
+            if response.is_success:
+                return response
+            raise self._refusal(response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _refusal(self, response: httpx.Response) -> Exception:
         body = _error_body(response)
@@ -179,10 +229,25 @@ class ReferralBody(BaseModel):
     status: ReferralStatus
     case_id: uuid.UUID | None = None
     received_at: datetime
+    consent_deadline: datetime | None = None
+
+
+class _CaseTenantBody(BaseModel):
+    """Of intake's ``CaseRead``, the client organisation only."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: uuid.UUID
 
 
 class IntakeClient(ServiceClient):
     """Intake: referrals and cases."""
+
+    async def case_tenant(self, case_id: uuid.UUID) -> uuid.UUID:
+        """``GET /cases/{id}``, for the client organisation of a case the caller may read (intake refuses the
+        rest with 403 or 404)."""
+        response = await self.request("GET", f"/cases/{case_id}")
+        return self.parse(_CaseTenantBody, response).tenant_id
 
     async def submit_referral(self, referral: ReferralCreateBody) -> ReferralBody:
         """``POST /referrals``."""

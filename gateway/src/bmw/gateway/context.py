@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 from fastapi import Request
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
-from bmw.gateway.clients import IntakeClient, ServiceClient, SignalsClient, forwarded_headers
+from bmw.gateway.clients import IntakeClient, ReadRetries, ServiceClient, SignalsClient, forwarded_headers
 from bmw.gateway.settings import GatewaySettings
 from bmw.servicekit.auth import Principal, TokenVerifier, bearer_token
 from bmw.servicekit.errors import Unauthorized
+
+_PerRequest = TypeVar("_PerRequest")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,20 @@ class GatewayContext(BaseContext):
         self.signals = signals
         self.scheduling = scheduling
         self.billing = billing
+        #: What lives exactly as long as this request (its DataLoaders), one instance per type.
+        self._per_request: dict[type, object] = {}
+
+    def per_request(self, kind: type[_PerRequest], make: Callable[[GatewayContext], _PerRequest]) -> _PerRequest:
+        """This request's one ``kind`` (e.g. a set of DataLoaders), made by ``make`` on first use.
+
+        It dies with the request: nothing kept here is shared across requests, callers or tenants.
+        """
+        found = self._per_request.get(kind)
+        if isinstance(found, kind):
+            return found
+        made = make(self)
+        self._per_request[kind] = made
+        return made
 
     @property
     def caller(self) -> Principal:
@@ -71,13 +88,15 @@ def build_context(runtime: GatewayRuntime, authorization: str | None) -> Gateway
         authentication_error = error.message
     headers = forwarded_headers(authorization)
     urls = runtime.service_urls
+    settings = runtime.settings
+    retries = ReadRetries(attempts=settings.read_retries, backoff_seconds=settings.read_retry_backoff_seconds)
     return GatewayContext(
         principal=principal,
         authentication_error=authentication_error,
-        intake=IntakeClient("intake", runtime.http, urls["intake"], headers),
-        signals=SignalsClient("signals", runtime.http, urls["signals"], headers),
-        scheduling=ServiceClient("scheduling", runtime.http, urls["scheduling"], headers),
-        billing=ServiceClient("billing", runtime.http, urls["billing"], headers),
+        intake=IntakeClient("intake", runtime.http, urls["intake"], headers, retries=retries),
+        signals=SignalsClient("signals", runtime.http, urls["signals"], headers, retries=retries),
+        scheduling=ServiceClient("scheduling", runtime.http, urls["scheduling"], headers, retries=retries),
+        billing=ServiceClient("billing", runtime.http, urls["billing"], headers, retries=retries),
     )
 
 

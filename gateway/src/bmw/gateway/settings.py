@@ -94,6 +94,21 @@ class GatewaySettings(BaseSettings):
         validation_alias=_env("GATEWAY_CONNECT_TIMEOUT_SECONDS"),
         description="Longest wait for a connection to a service.",
     )
+    read_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        validation_alias=_env("GATEWAY_READ_RETRIES"),
+        description="Further attempts of a read (GET) that could not connect or met 502/503/504; never of a "
+        "command, and never after a read timed out (that would only multiply the wait).",
+    )
+    read_retry_backoff_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        validation_alias=_env("GATEWAY_READ_RETRY_BACKOFF_SECONDS"),
+        description="Pause before the first retry of a read; it doubles for each further one.",
+    )
     max_connections: int = Field(
         default=100,
         ge=1,

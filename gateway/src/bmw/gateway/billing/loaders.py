@@ -8,12 +8,10 @@ per item (usage, documents), the loader asks for each distinct key once, concurr
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -25,24 +23,8 @@ from bmw.gateway.billing.client import (
     UsageStatementBody,
 )
 from bmw.gateway.context import GatewayInfo
+from bmw.gateway.loading import each_concurrently
 from bmw.servicekit.errors import NotFound
-
-Value = TypeVar("Value")
-
-#: Where a request's loaders are kept on its context (a private attribute of that one object).
-_CONTEXT_KEY = "_billing_loaders"
-
-
-def _each(
-    fetch: Callable[[uuid.UUID], Awaitable[Value]],
-) -> Callable[[list[uuid.UUID]], Awaitable[list[Value | BaseException]]]:
-    """A batch function for a route per item: one call per distinct key, concurrently; a failure
-    fails only its own key."""
-
-    async def load(keys: list[uuid.UUID]) -> list[Value | BaseException]:
-        return list(await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True))
-
-    return load
 
 
 @dataclass(frozen=True)
@@ -88,18 +70,13 @@ class BillingLoaders:
             api=api,
             organisations=DataLoader(load_fn=organisations),
             contracts=DataLoader(load_fn=contracts),
-            contract_usage=DataLoader(load_fn=_each(api.contract_usage)),
-            ubl_xml=DataLoader(load_fn=_each(api.ubl_xml)),
-            html=DataLoader(load_fn=_each(api.html)),
-            usage_statements=DataLoader(load_fn=_each(api.usage_statement)),
+            contract_usage=DataLoader(load_fn=each_concurrently(api.contract_usage)),
+            ubl_xml=DataLoader(load_fn=each_concurrently(api.ubl_xml)),
+            html=DataLoader(load_fn=each_concurrently(api.html)),
+            usage_statements=DataLoader(load_fn=each_concurrently(api.usage_statement)),
         )
 
 
 def billing_loaders(info: GatewayInfo) -> BillingLoaders:
     """The loaders of this request, made on first use."""
-    state = vars(info.context)
-    loaders = state.get(_CONTEXT_KEY)
-    if not isinstance(loaders, BillingLoaders):
-        loaders = BillingLoaders.of(BillingApi(info.context.billing))
-        state[_CONTEXT_KEY] = loaders
-    return loaders
+    return info.context.per_request(BillingLoaders, lambda request: BillingLoaders.of(BillingApi(request.billing)))

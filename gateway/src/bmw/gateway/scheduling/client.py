@@ -169,12 +169,15 @@ class SchedulingClient(ServiceClient):
 
     @classmethod
     def over(cls, client: ServiceClient, extra_headers: Mapping[str, str] | None = None) -> SchedulingClient:
-        """The request's scheduling client with typed calls, optionally with extra headers.
-
-        ``ServiceClient.request`` takes no per-call headers, so an ``Idempotency-Key`` travels on a client
-        of its own over the same shared connection pool and the caller's forwarded headers.
-        """
-        return cls(client.name, client._http, client._base_url, {**client._headers, **(extra_headers or {})})
+        """The request's scheduling client with typed calls, optionally with extra headers (an
+        ``Idempotency-Key``), over the same shared connection pool, forwarded headers and retry policy."""
+        return cls(
+            client.name,
+            client._http,
+            client._base_url,
+            {**client._headers, **(extra_headers or {})},
+            retries=client._retries,
+        )
 
     async def free_slots(self, params: Mapping[str, str]) -> SuitableSlotsBody:
         """``GET /free-slots``."""

@@ -10,36 +10,20 @@ The loaders live on the request's context and die with it: nothing is cached acr
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from bmw.gateway.context import GatewayContext
+from bmw.gateway.loading import each_concurrently
 from bmw.gateway.signals.api import SignalsApi
 from bmw.gateway.signals.bodies import ActionEffectsBody, OpportunityDetailBody
 from bmw.servicekit.errors import NotFound
 
-_Value = TypeVar("_Value")
-
-#: Where a request's loaders are kept on its context (``GatewayContext`` has no slot of its own for them).
-_CONTEXT_KEY = "signals_loaders"
 #: Actions per batch call (the signals service's limit).
 MAX_EFFECTS_BATCH = 50
-
-
-def _each(
-    fetch: Callable[[uuid.UUID], Awaitable[_Value]],
-) -> Callable[[list[uuid.UUID]], Awaitable[Sequence[_Value | BaseException]]]:
-    """A batch function fetching every key concurrently; a key's failure fails only that key's load."""
-
-    async def batch(keys: list[uuid.UUID]) -> Sequence[_Value | BaseException]:
-        return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
-
-    return batch
 
 
 def _effects_batch(
@@ -68,16 +52,10 @@ class SignalsLoaders:
     def build(cls, api: SignalsApi) -> SignalsLoaders:
         return cls(
             action_effects=DataLoader(load_fn=_effects_batch(api)),
-            opportunity_details=DataLoader(load_fn=_each(api.opportunity)),
+            opportunity_details=DataLoader(load_fn=each_concurrently(api.opportunity)),
         )
 
 
 def signals_loaders(context: GatewayContext) -> SignalsLoaders:
     """The request's loaders, made on first use and kept on its context."""
-    per_request = vars(context)
-    found = per_request.get(_CONTEXT_KEY)
-    if isinstance(found, SignalsLoaders):
-        return found
-    made = SignalsLoaders.build(SignalsApi(context.signals))
-    per_request[_CONTEXT_KEY] = made
-    return made
+    return context.per_request(SignalsLoaders, lambda request: SignalsLoaders.build(SignalsApi(request.signals)))
