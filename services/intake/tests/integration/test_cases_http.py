@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, text
@@ -223,6 +224,37 @@ async def test_the_dossier_is_for_the_assigned_worker_and_break_glass_reads_are_
         (str(worker_id), "read", "dossier"),
     }
     assert all(row.reason is None for row in rows if not row.break_glass)
+
+
+async def test_a_break_glass_reason_beyond_ascii_travels_percent_encoded(intake: Any, flows: Any) -> None:
+    tenant, unit = await flows.tenant()
+    worker_id, _ = flows.worker()
+    case_id, _ = await flows.open_case(tenant, unit, worker_id)
+    _, colleague = flows.worker()
+    reason = "Collega ziek; cliënt belt in crisis — overname vandaag"
+    encoded = quote(reason, safe=" ;")
+    read = await intake.client.get(f"/cases/{case_id}", headers={**colleague, "X-Break-Glass-Reason": encoded})
+    assert read.status_code == 200, read.text
+    async with intake.sessions() as session:
+        logged = (
+            (
+                await session.execute(
+                    select(ACCESS_LOG.c.reason).where(
+                        ACCESS_LOG.c.case_id == uuid.UUID(case_id), ACCESS_LOG.c.break_glass
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert logged == [reason], "the log keeps the reason as written, not its encoding"
+
+    for header, problem in (("%C3%28 not utf-8 at all", "not UTF-8"), ("x" * 501, "at most 500")):
+        refused = await intake.client.get(f"/cases/{case_id}", headers={**colleague, "X-Break-Glass-Reason": header})
+        assert refused.status_code == 422, refused.text
+        fields = refused.json()["error"]["fields"]
+        assert [f["path"] for f in fields] == ["header.X-Break-Glass-Reason"]
+        assert problem in fields[0]["message"]
 
 
 async def test_the_access_log_is_append_only(intake: Any, flows: Any) -> None:

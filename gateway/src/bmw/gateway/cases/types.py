@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from typing import Annotated, Self
+from urllib.parse import quote
 
 import strawberry
 
@@ -150,6 +151,18 @@ def case_history(
         raise graphql_error(error) from error
 
 
+#: What intake asks of a break-glass reason (characters, trimmed).
+MIN_REASON = 10
+MAX_REASON = 500
+#: Printable ASCII but ``%`` stays readable in the header; the rest is percent-encoded UTF-8, as intake expects.
+_READABLE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) not in "%")
+
+
+def break_glass_header(reason: str | None) -> dict[str, str] | None:
+    """The ``X-Break-Glass-Reason`` header of a reason (percent-encoded where not plain ASCII), if any."""
+    return {"X-Break-Glass-Reason": quote(reason, safe=_READABLE)} if reason is not None else None
+
+
 async def case_dossier(
     root: Case, info: GatewayInfo, first: FirstArgument = None, after: AfterArgument = None
 ) -> Connection[DossierEntry] | None:
@@ -157,7 +170,10 @@ async def case_dossier(
     try:
         # The id came from intake itself (Case.of), so it is a UUID and safe in the path.
         response = await info.context.intake.request(
-            "GET", f"/cases/{root.id}/dossier", params=intake_page_params(first, after)
+            "GET",
+            f"/cases/{root.id}/dossier",
+            params=intake_page_params(first, after),
+            headers=break_glass_header(root.break_glass_reason),
         )
     except DomainError as error:
         raise graphql_error(error, field_path=page_argument_path) from error
@@ -170,14 +186,16 @@ async def case_dossier(
 )
 class Case(CaseFacts):
     transitions: strawberry.Private[list[CaseTransition]] = dataclasses.field(default_factory=list)
+    #: The reason a colleague gave to read the case, sent again for its dossier.
+    break_glass_reason: strawberry.Private[str | None] = None
     history: Connection[CaseTransition] = strawberry.field(
         resolver=case_history, description="Every state the case went through, oldest first."
     )
     dossier: Connection[DossierEntry] | None = strawberry.field(
         resolver=case_dossier,
         description="The dossier, both layers, oldest first. Intake shows it to the assigned social worker "
-        "only: anyone else gets this field as null with a FORBIDDEN or NOT_FOUND error, and the rest of the "
-        "case still resolves.",
+        "(and to a colleague who gave a `breakGlassReason`, logged): anyone else gets this field as null with a "
+        "FORBIDDEN or NOT_FOUND error, and the rest of the case still resolves.",
     )
 
     @classmethod

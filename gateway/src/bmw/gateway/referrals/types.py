@@ -61,6 +61,11 @@ class Referral:
         description="The case opened from it; null while it awaits consent."
     )
     received_at: datetime = strawberry.field(description="When it was received (UTC).")
+    consent_deadline: datetime | None = strawberry.field(
+        default=None,
+        description="While it awaits the employee's consent: when it expires unless they consent (UTC); null "
+        "once a case is opened, and after it expired.",
+    )
 
     @classmethod
     def of(cls, body: ReferralBody) -> Referral:
@@ -75,6 +80,7 @@ class Referral:
             status=body.status,
             case_id=strawberry.ID(str(body.case_id)) if body.case_id else None,
             received_at=body.received_at,
+            consent_deadline=body.consent_deadline if body.status is ReferralStatus.AWAITING_CONSENT else None,
         )
 
 

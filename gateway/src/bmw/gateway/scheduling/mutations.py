@@ -6,6 +6,7 @@ union; scheduling's field paths (``body.worker_id``) come back as input paths (`
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -76,16 +77,40 @@ def _appointment(principal: Principal, client: SchedulingClient, body: Appointme
 # -- bookAppointment ------------------------------------------------------------------------------
 
 
-def _booking(booking: BookAppointmentInput, principal: Principal) -> tuple[AppointmentCreateBody, dict[str, str]]:
+async def _case_tenant(info: GatewayInfo, booking: BookAppointmentInput) -> uuid.UUID | None:
+    """A booking for a case without a ``tenantId``: the case's organisation, from intake, for a caller bound to none
+    (a social worker booking a consult for their case). None when it does not apply or the case id is malformed
+    (``_booking`` names that)."""
+    principal = info.context.caller
+    if booking.tenant_id is not None or booking.case_id is None or principal.tenant_id is not None:
+        return None
+    case_id = parse_id(booking.case_id, "input.caseId", [])
+    if case_id is None:
+        return None
+    try:
+        return await info.context.intake.case_tenant(case_id)
+    except (errors.NotFound, errors.Forbidden) as error:
+        raise errors.InvalidInput(
+            "invalid input: input.caseId",
+            fields=[errors.FieldError(path="input.caseId", message="no case of yours has this id")],
+        ) from error
+
+
+def _booking(
+    booking: BookAppointmentInput, principal: Principal, case_tenant: uuid.UUID | None = None
+) -> tuple[AppointmentCreateBody, dict[str, str]]:
     """The body of ``POST /appointments`` and its headers, or ``InvalidInput`` naming every bad field."""
     problems: list[errors.FieldError] = []
     if booking.tenant_id is not None:
         tenant_id = parse_id(booking.tenant_id, "input.tenantId", problems)
     else:
-        tenant_id = principal.tenant_id
+        tenant_id = case_tenant or principal.tenant_id
         if tenant_id is None:
             problems.append(
-                errors.FieldError(path="input.tenantId", message="required for callers without a client organisation")
+                errors.FieldError(
+                    path="input.tenantId",
+                    message="required for callers without a client organisation, unless caseId names your case",
+                )
             )
     worker_id = parse_id(booking.worker_id, "input.workerId", problems)
     case_id = parse_id(booking.case_id, "input.caseId", problems) if booking.case_id is not None else None
@@ -124,7 +149,7 @@ async def book_appointment(
     principal = info.context.caller
     try:
         check_may_book(principal)
-        body, headers = _booking(input_, principal)
+        body, headers = _booking(input_, principal, await _case_tenant(info, input_))
         check_may_book_here(principal, tenant_id=body.tenant_id, worker_id=body.worker_id, kind=input_.kind)
         client = SchedulingClient.over(info.context.scheduling, headers)
         booked = await client.book(body)

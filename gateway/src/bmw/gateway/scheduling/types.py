@@ -263,7 +263,9 @@ _MOMENT = "With its UTC offset; a time without offset is read as Europe/Amsterda
 @strawberry.input(description="An appointment to book in a social worker's agenda, in a free slot (see freeSlots).")
 class BookAppointmentInput:
     tenant_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The client organisation it is for; defaults to your own. Required for staff."
+        default=None,
+        description="The client organisation it is for; defaults to your own, or to the case's when `caseId` names "
+        "a case of yours. Required for other staff bookings.",
     )
     worker_id: strawberry.ID = strawberry.field(description="The social worker (a freeSlots result's workerId).")
     kind: AppointmentKind = strawberry.field(

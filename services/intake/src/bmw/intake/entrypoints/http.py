@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
@@ -30,14 +31,38 @@ persons = APIRouter(tags=["rights of the person"])
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+#: The longest stated reason of a break-glass read, in characters once decoded.
+MAX_REASON = 500
 BreakGlassReason = Annotated[
     str | None,
     Header(
         alias="X-Break-Glass-Reason",
-        max_length=500,
-        description="Why a social worker who is not assigned must read this case (logged as break-glass).",
+        max_length=6 * MAX_REASON,
+        description="Why a social worker who is not assigned must read this case (logged as break-glass): "
+        f"10 to {MAX_REASON} characters of UTF-8, percent-encoded (RFC 3986) where not plain ASCII, since an "
+        "HTTP header carries ASCII only.",
     ),
 ]
+
+
+def stated_reason(header: str | None) -> str | None:
+    """The break-glass reason as the colleague wrote it: the header percent-decoded (plain ASCII passes as is)."""
+    if header is None:
+        return None
+    try:
+        reason = unquote(header, errors="strict")
+    except UnicodeDecodeError:
+        problem = "percent-encoded bytes that are not UTF-8"
+    else:
+        if len(reason) <= MAX_REASON:
+            return reason
+        problem = f"at most {MAX_REASON} characters"
+    raise InvalidInput(
+        f"invalid break-glass reason: {problem}",
+        fields=[FieldError(path="header.X-Break-Glass-Reason", message=problem)],
+    )
+
+
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
 Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
 
@@ -110,6 +135,10 @@ class ReferralRead(BaseModel):
     )
     case_id: uuid.UUID | None = Field(description="The case opened from it, once consented.")
     received_at: datetime = Field(description="When it was received (UTC); for history, the original date.")
+    consent_deadline: datetime | None = Field(
+        default=None,
+        description="While it awaits the employee's consent: when it expires without consent (UTC); null otherwise.",
+    )
 
     @classmethod
     def of(cls, referral: Referral) -> ReferralRead:
@@ -123,6 +152,7 @@ class ReferralRead(BaseModel):
             status=referral.status,
             case_id=referral.case.id if referral.case else None,
             received_at=referral.received_at,
+            consent_deadline=referral.consent_deadline if referral.status is ReferralStatus.AWAITING_CONSENT else None,
         )
 
 
@@ -484,7 +514,9 @@ async def read_case(
     case_id: uuid.UUID, principal: CurrentPrincipal, intake: IntakeDep, reason: BreakGlassReason = None
 ) -> CaseRead:
     """A case with its history: the assigned worker, or a colleague with a stated reason (break-glass)."""
-    case, history, _ = await case_use.read_case(case_id, principal=principal, intake=intake, break_glass_reason=reason)
+    case, history, _ = await case_use.read_case(
+        case_id, principal=principal, intake=intake, break_glass_reason=stated_reason(reason)
+    )
     return CaseRead.of(case, history)
 
 
@@ -589,7 +621,12 @@ async def read_dossier(
 ) -> DossierPage:
     """Both layers, oldest first: the assigned worker, or a colleague with a stated reason (break-glass)."""
     entries, _ = await dossier_use.read_dossier(
-        case_id, principal=principal, intake=intake, break_glass_reason=reason, after=decode_cursor(cursor), limit=limit
+        case_id,
+        principal=principal,
+        intake=intake,
+        break_glass_reason=stated_reason(reason),
+        after=decode_cursor(cursor),
+        limit=limit,
     )
     last = entries[-1] if len(entries) == limit else None
     return DossierPage(
