@@ -95,6 +95,24 @@ CASE = gql(
     """
 )
 
+COVERING_READ = gql(
+    """
+    query CoveringRead($id: ID!, $reason: String) {
+      case(id: $id, breakGlassReason: $reason) { id workerId dossier(first: 5) { nodes { kind } } }
+    }
+    """
+)
+
+FALSE_ALARMS = gql(
+    """
+    query FalseAlarms($tenantId: ID!) {
+      falseAlarms(tenantId: $tenantId) {
+        tenantId since kinds { kind raised confirmed dismissed pending thresholdFactor }
+      }
+    }
+    """
+)
+
 CASELOAD = gql(
     """
     query Caseload {
@@ -125,6 +143,30 @@ REVIEW = gql(
         ... on Conflict { message }
         ... on ServiceUnavailable { message }
       }
+    }
+    """
+)
+
+NOTE = gql(
+    """
+    mutation Note($input: AddOpportunityNoteInput!) {
+      addOpportunityNote(input: $input) {
+        __typename
+        ... on OpportunityNoteAdded { note { id author note fromStage toStage } }
+        ... on ValidationFailed { message fields { path message } }
+        ... on Forbidden { message }
+        ... on NotFound { message }
+        ... on ServiceUnavailable { message }
+      }
+    }
+    """
+)
+
+HIT_RATE = gql(
+    """
+    query HitRate($tenantId: ID, $kind: SignalKind) {
+      opportunityStatistics(tenantId: $tenantId) { kind won lost open winRate }
+      interventions(signalKind: $kind, first: 50) { nodes { code titleEn signalKinds listPriceEuros active } }
     }
     """
 )
@@ -489,7 +531,8 @@ async def following_the_pipeline(stack: Stack, token: str) -> AsyncIterator[list
 async def test_an_account_manager_works_the_reorganisation_wave_from_signal_to_won(stack: Stack) -> None:
     van_der_veen = stack.tenants[0]
     logistiek = unit_id(van_der_veen, "Logistiek")
-    manager = stack.mint("account_manager", portfolio=[t.id for t in stack.tenants])
+    manager_id = str(uuid.uuid4())
+    manager = stack.mint("account_manager", sub=manager_id, portfolio=[t.id for t in stack.tenants])
     worker = stack.mint("social_worker")
     contact = stack.mint("client_contact", tenant_id=van_der_veen.id)
 
@@ -548,6 +591,18 @@ async def test_an_account_manager_works_the_reorganisation_wave_from_signal_to_w
             assert opportunity["recommended"] and set(opportunity["recommended"]) == set(prices)
             sold = opportunity["recommended"][-1]  # not necessarily the best one: the client chose
 
+            called = outcome(
+                await run(
+                    session,
+                    NOTE,
+                    input={"opportunityId": opportunity_id, "note": "HR gebeld; afspraak met de directie gepland."},
+                ),
+                "addOpportunityNote",
+                "OpportunityNoteAdded",
+            )["note"]
+            assert (called["fromStage"], called["toStage"]) == (None, None)
+            assert called["note"].startswith("HR gebeld") and called["author"] == manager_id
+
             for stage in ("CONTACTED", "PROPOSED"):
                 moved = outcome(
                     await run(
@@ -571,10 +626,18 @@ async def test_an_account_manager_works_the_reorganisation_wave_from_signal_to_w
             assert (won["stage"], won["wonIntervention"]) == ("WON", sold)
             assert won["estimatedValueCents"] == prices[sold]
             assert [(n["fromStage"], n["toStage"]) for n in won["notes"]] == [
+                (None, None),
                 ("NEW", "CONTACTED"),
                 ("CONTACTED", "PROPOSED"),
                 ("PROPOSED", "WON"),
             ]
+
+            hit_rate = await run(session, HIT_RATE, tenantId=van_der_veen.id, kind="REORGANISATION_WAVE")
+            waves_sold = next(k for k in hit_rate["opportunityStatistics"] if k["kind"] == "REORGANISATION_WAVE")
+            assert waves_sold["won"] >= 1 and waves_sold["winRate"] is not None
+            catalogue = hit_rate["interventions"]["nodes"]
+            assert sold in {i["code"] for i in catalogue}
+            assert all("REORGANISATION_WAVE" in i["signalKinds"] and i["active"] for i in catalogue)
 
             overview = (await run(session, ACCOUNT, tenantId=van_der_veen.id))["accountOverview"]
         assert overview["tenantId"] == van_der_veen.id and overview["name"] == van_der_veen.name
@@ -633,6 +696,22 @@ async def test_a_social_worker_plans_the_week_books_a_consult_and_cancels_it(sta
         assert (case["id"], case["workerId"], case["tenantId"]) == (chosen["id"], me.id, chosen["tenantId"])
         assert case["history"]["nodes"], "a case has at least its opening in its history"
 
+        review_record = (await run(session, FALSE_ALARMS, tenantId=case["tenantId"]))["falseAlarms"]
+        assert review_record["tenantId"] == case["tenantId"]
+        assert all(k["raised"] == k["confirmed"] + k["dismissed"] + k["pending"] for k in review_record["kinds"])
+
+    # A colleague covering for her reads the case only with a stated reason, which intake logs.
+    async with client(stack, stack.mint("social_worker", sub=str(uuid.uuid4()))) as colleague:
+        without = await refused(colleague, COVERING_READ, id=chosen["id"])
+        assert without.errors and without.errors[0]["extensions"]["code"] == "FORBIDDEN"
+        assert "breakGlassReason" in without.errors[0]["message"]
+        covered = (await run(colleague, COVERING_READ, id=chosen["id"], reason="Collega ziek; cliënt belt in crisis"))[
+            "case"
+        ]
+        assert (covered["id"], covered["workerId"]) == (chosen["id"], me.id)
+        assert covered["dossier"] is not None, "the reason reaches the dossier read as well"
+
+    async with client(stack, worker) as session:
         # Two days ahead, so that cancelling is never a late (billable) cancellation. Only the demo social worker
         # has the burnout specialism: every slot offered is hers.
         search_from = datetime.now(UTC) + timedelta(days=2)
@@ -655,8 +734,7 @@ async def test_a_social_worker_plans_the_week_books_a_consult_and_cancels_it(sta
                 await run(
                     session,
                     BOOK,
-                    input={
-                        "tenantId": case["tenantId"],
+                    input={  # no tenantId: the gateway takes the case's organisation from intake
                         "workerId": me.id,
                         "kind": "CONSULT",
                         "start": slot["start"],

@@ -2,17 +2,17 @@
 
 Each method is one HTTP call; it returns the parsed answer or raises the service's refusal as the servicekit
 error (``InvalidInput``, ``Forbidden``, ``NotFound``, ``Conflict``, ``ServiceUnavailable``), as
-``ServiceClient.request`` does. The four commands take an optional ``Idempotency-Key`` that a client passes
+``ServiceClient.request`` does. The POST commands take an optional ``Idempotency-Key`` that a client passes
 through so that a retried mutation acts once.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from enum import Enum
+from urllib.parse import quote
 
 import httpx
 from pydantic import RootModel
@@ -23,11 +23,19 @@ from bmw.gateway.signals.bodies import (
     AccountBody,
     ActionEffectsBody,
     ActionTypeEffectsBody,
+    FalseAlarmReportBody,
+    InterventionBody,
+    InterventionListBody,
+    InterventionPutBody,
+    KindStatisticsBody,
+    KindStatisticsListBody,
     ManagementActionBody,
     ManagementActionCreateBody,
     ManagementActionListBody,
     OpportunityBody,
     OpportunityDetailBody,
+    OpportunityNoteBody,
+    OpportunityNoteCreateBody,
     OpportunityPageBody,
     OpportunityStageChangeBody,
     PortfolioBody,
@@ -35,6 +43,7 @@ from bmw.gateway.signals.bodies import (
     SecondmentObservationBody,
     SecondmentObservationCreateBody,
     SecondmentObservationListBody,
+    SignalBody,
     SignalPageBody,
     SignalReviewBody,
     SignalReviewCreateBody,
@@ -44,17 +53,9 @@ from bmw.gateway.signals.enums import ManagementActionType, ReviewStatus, Signal
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def _keyed(client: ServiceClient, idempotency_key: str | None) -> ServiceClient:
-    """The client, sending ``Idempotency-Key`` as well when the caller gave one.
-
-    ``ServiceClient.request`` takes no extra headers, so a shallow copy (sharing the pooled HTTP client) gets
-    the caller's headers plus the key; the request's own client is left as it was.
-    """
-    if idempotency_key is None:
-        return client
-    keyed = copy.copy(client)
-    keyed._headers = {**client._headers, IDEMPOTENCY_HEADER: idempotency_key}
-    return keyed
+def _keyed(idempotency_key: str | None) -> dict[str, str] | None:
+    """The ``Idempotency-Key`` header of a command, when the caller gave one."""
+    return {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key is not None else None
 
 
 def wire(code: Enum) -> str:
@@ -101,9 +102,36 @@ class SignalsApi:
         self, signal_id: uuid.UUID, body: SignalReviewCreateBody, *, idempotency_key: str | None
     ) -> SignalReviewBody:
         """``POST /signals/{id}/review``."""
-        client = _keyed(self._client, idempotency_key)
-        response = await client.request("POST", f"/signals/{signal_id}/review", json=body.model_dump(mode="json"))
-        return client.parse(SignalReviewBody, response)
+        response = await self._client.request(
+            "POST", f"/signals/{signal_id}/review", json=body.model_dump(mode="json"), headers=_keyed(idempotency_key)
+        )
+        return self._client.parse(SignalReviewBody, response)
+
+    async def signal(self, signal_id: uuid.UUID) -> SignalBody:
+        """``GET /signals/{id}``: as the caller may see it (404 when they may not)."""
+        response = await self._client.request("GET", f"/signals/{signal_id}")
+        return self._client.parse(SignalBody, response)
+
+    async def false_alarms(self, tenant_id: uuid.UUID) -> FalseAlarmReportBody:
+        """``GET /false-alarms``: per reviewed kind over twelve months (provider staff)."""
+        response = await self._client.request("GET", "/false-alarms", params={"tenant_id": str(tenant_id)})
+        return self._client.parse(FalseAlarmReportBody, response)
+
+    # -- interventions --------------------------------------------------------------------------------------------
+
+    async def interventions(self, *, signal_kind: SignalKind | None) -> list[InterventionBody]:
+        """``GET /interventions``: the catalogue in rank order."""
+        params = _params(signal_kind=wire(signal_kind) if signal_kind else None)
+        response = await self._client.request("GET", "/interventions", params=params)
+        return self._client.parse(InterventionListBody, response).root
+
+    async def put_intervention(self, code: str, body: InterventionPutBody) -> tuple[InterventionBody, bool]:
+        """``PUT /interventions/{code}``: create or replace (idempotent by nature: PUT replaces). Returns the
+        intervention and whether the code was new (signals answers 201 then)."""
+        response = await self._client.request(
+            "PUT", f"/interventions/{quote(code, safe='')}", json=body.model_dump(mode="json")
+        )
+        return self._client.parse(InterventionBody, response), response.status_code == httpx.codes.CREATED
 
     # -- opportunities --------------------------------------------------------------------------------------------
 
@@ -134,11 +162,31 @@ class SignalsApi:
         self, opportunity_id: uuid.UUID, body: OpportunityStageChangeBody, *, idempotency_key: str | None
     ) -> OpportunityBody:
         """``POST /opportunities/{id}/stage``."""
-        client = _keyed(self._client, idempotency_key)
-        response = await client.request(
-            "POST", f"/opportunities/{opportunity_id}/stage", json=body.model_dump(mode="json")
+        response = await self._client.request(
+            "POST",
+            f"/opportunities/{opportunity_id}/stage",
+            json=body.model_dump(mode="json"),
+            headers=_keyed(idempotency_key),
         )
-        return client.parse(OpportunityBody, response)
+        return self._client.parse(OpportunityBody, response)
+
+    async def add_note(
+        self, opportunity_id: uuid.UUID, body: OpportunityNoteCreateBody, *, idempotency_key: str | None
+    ) -> OpportunityNoteBody:
+        """``POST /opportunities/{id}/notes``."""
+        response = await self._client.request(
+            "POST",
+            f"/opportunities/{opportunity_id}/notes",
+            json=body.model_dump(mode="json"),
+            headers=_keyed(idempotency_key),
+        )
+        return self._client.parse(OpportunityNoteBody, response)
+
+    async def opportunity_statistics(self, tenant_id: uuid.UUID | None) -> list[KindStatisticsBody]:
+        """``GET /opportunities/statistics``: won, lost, open and the win rate per signal kind."""
+        params = _params(tenant_id=str(tenant_id) if tenant_id else None)
+        response = await self._client.request("GET", "/opportunities/statistics", params=params)
+        return self._client.parse(KindStatisticsListBody, response).root
 
     # -- accounts -------------------------------------------------------------------------------------------------
 
@@ -163,9 +211,10 @@ class SignalsApi:
         self, body: ManagementActionCreateBody, *, idempotency_key: str | None
     ) -> ManagementActionBody:
         """``POST /management-actions``."""
-        client = _keyed(self._client, idempotency_key)
-        response = await client.request("POST", "/management-actions", json=body.model_dump(mode="json"))
-        return client.parse(ManagementActionBody, response)
+        response = await self._client.request(
+            "POST", "/management-actions", json=body.model_dump(mode="json"), headers=_keyed(idempotency_key)
+        )
+        return self._client.parse(ManagementActionBody, response)
 
     async def action_effects(self, action_id: uuid.UUID) -> ActionEffectsBody:
         """``GET /management-actions/{id}/effects``."""
@@ -203,9 +252,10 @@ class SignalsApi:
         self, body: SecondmentObservationCreateBody, *, idempotency_key: str | None
     ) -> SecondmentObservationBody:
         """``POST /secondment-observations``."""
-        client = _keyed(self._client, idempotency_key)
-        response = await client.request("POST", "/secondment-observations", json=body.model_dump(mode="json"))
-        return client.parse(SecondmentObservationBody, response)
+        response = await self._client.request(
+            "POST", "/secondment-observations", json=body.model_dump(mode="json"), headers=_keyed(idempotency_key)
+        )
+        return self._client.parse(SecondmentObservationBody, response)
 
 
 class _EffectsList(RootModel[list[ActionEffectsBody]]):

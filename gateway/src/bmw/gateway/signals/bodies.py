@@ -90,6 +90,62 @@ class SignalReviewBody(_Answer):
     opportunity_id: uuid.UUID | None
 
 
+class FalseAlarmBody(_Answer):
+    """One signal kind's review record for a client organisation."""
+
+    kind: SignalKind
+    raised: int
+    confirmed: int
+    dismissed: int
+    pending: int
+    threshold_factor: float
+
+
+class FalseAlarmReportBody(_Answer):
+    """``GET /false-alarms``: what the reviews taught the detectors for one client organisation."""
+
+    tenant_id: uuid.UUID
+    since: dt.date
+    kinds: list[FalseAlarmBody]
+
+
+# -- interventions ------------------------------------------------------------------------------------------------
+
+
+class InterventionBody(_Answer):
+    """An intervention of the provider's catalogue."""
+
+    code: str
+    title_nl: str
+    title_en: str
+    description: str
+    product_kind: ProductKind
+    quantity: str
+    list_price_cents: int
+    signal_kinds: list[SignalKind]
+    rank: int
+    active: bool
+    updated_at: dt.datetime | None
+
+
+class InterventionListBody(RootModel[list[InterventionBody]]):
+    """``GET /interventions``: the catalogue in rank order."""
+
+
+class InterventionPutBody(BaseModel):
+    """Body of ``PUT /interventions/{code}`` (the whole intervention: PUT replaces)."""
+
+    title_nl: str
+    title_en: str
+    description: str
+    product_kind: ProductKind
+    quantity: str
+    list_price_cents: int
+    signal_kinds: list[SignalKind]
+    rank: int
+    active: bool
+
+
 # -- opportunities ------------------------------------------------------------------------------------------------
 
 
@@ -152,6 +208,26 @@ class OpportunityDetailBody(OpportunityBody):
 
     notes: list[OpportunityNoteBody]
     recommendations: list[PricedInterventionBody]
+
+
+class KindStatisticsBody(_Answer):
+    """How the opportunities of one signal kind fared."""
+
+    kind: SignalKind
+    won: int
+    lost: int
+    open: int
+    win_rate: float | None
+
+
+class KindStatisticsListBody(RootModel[list[KindStatisticsBody]]):
+    """``GET /opportunities/statistics``: one entry per signal kind."""
+
+
+class OpportunityNoteCreateBody(BaseModel):
+    """Body of ``POST /opportunities/{id}/notes``."""
+
+    note: str
 
 
 class OpportunityStageChangeBody(BaseModel):

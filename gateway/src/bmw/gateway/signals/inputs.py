@@ -19,10 +19,13 @@ from bmw.gateway.signals.enums import (
     LossReason,
     ManagementActionType,
     OpportunityStage,
+    ProductKind,
     ReviewDecision,
     ReviewReason,
+    SignalKind,
 )
-from bmw.gateway.signals.opportunity_types import Opportunity
+from bmw.gateway.signals.intervention_types import Intervention
+from bmw.gateway.signals.opportunity_types import Opportunity, OpportunityNote
 from bmw.gateway.signals.signal_types import Signal
 
 IDEMPOTENCY_KEY_DESCRIPTION = (
@@ -86,6 +89,50 @@ class MoveOpportunityInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY_DESCRIPTION)
 
 
+@strawberry.input(description="A remark on an opportunity that does not move it (a call made, a meeting planned).")
+class AddOpportunityNoteInput:
+    opportunity_id: strawberry.ID = strawberry.field(description="The opportunity.")
+    note: str = strawberry.field(
+        description="The remark: not blank, at most 1000 characters. Provider-internal; never name a person."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY_DESCRIPTION)
+
+
+@strawberry.input(
+    description="An intervention of the catalogue as a provider admin defines it: the whole of it, since saving "
+    "replaces what was there."
+)
+class PutInterventionInput:
+    code: str = strawberry.field(
+        description="Stable code: lower-case letters, digits and underscores (e.g. `team_coaching`). A new code "
+        "creates an intervention, an existing one replaces it."
+    )
+    title_nl: str = strawberry.field(description="Title in Dutch.")
+    title_en: str = strawberry.field(description="Title in English.")
+    description: str = strawberry.field(description="What the client gets; no names of people.")
+    product_kind: ProductKind = strawberry.field(
+        description="The contract product kind it is sold as; not a late-cancellation or no-show fee."
+    )
+    quantity: str = strawberry.field(description='Units a typical offer holds, a decimal string such as "12" or "7.5".')
+    list_price_cents: int = strawberry.field(
+        description="Price per unit in euro cents excluding VAT, used when the client's contract lacks the kind."
+    )
+    signal_kinds: list[SignalKind] = strawberry.field(description="Signal kinds it is recommended for, each once.")
+    rank: int = strawberry.field(description="Catalogue order: lower is recommended first.")
+    active: bool = strawberry.field(default=True, description="False withdraws it from new recommendations.")
+
+
+@strawberry.type(description="The remark was added to the opportunity.")
+class OpportunityNoteAdded:
+    note: OpportunityNote = strawberry.field(description="The note as stored.")
+
+
+@strawberry.type(description="The intervention was saved.")
+class InterventionSaved:
+    intervention: Intervention = strawberry.field(description="The intervention as stored.")
+    created: bool = strawberry.field(description="True when the code was new, false when it replaced one.")
+
+
 @strawberry.type(description="The management action was recorded; the detectors take it as a known change point.")
 class ManagementActionRecorded:
     action: ManagementAction = strawberry.field(description="The action as stored.")
@@ -141,5 +188,23 @@ MoveOpportunityResult = Annotated[
         "MoveOpportunityResult",
         description="The outcome of moveOpportunity: the moved opportunity, or why it did not move (Conflict names "
         "the current stage when the pipeline does not allow the move).",
+    ),
+]
+
+AddOpportunityNoteResult = Annotated[
+    OpportunityNoteAdded | ValidationFailed | Forbidden | NotFound | ServiceUnavailable,
+    strawberry.union(
+        "AddOpportunityNoteResult",
+        description="The outcome of addOpportunityNote: the note, or why it was not added (NotFound also for an "
+        "opportunity outside your portfolio).",
+    ),
+]
+
+PutInterventionResult = Annotated[
+    InterventionSaved | ValidationFailed | Forbidden | Conflict | ServiceUnavailable,
+    strawberry.union(
+        "PutInterventionResult",
+        description="The outcome of putIntervention: the saved intervention, or why it was not saved (Conflict "
+        "when the change would leave a signal kind without any active intervention).",
     ),
 ]

@@ -20,7 +20,9 @@ from bmw.gateway.errors import camel_case, graphql_error, input_path
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
 from bmw.gateway.outcomes import (
+    Conflict,
     Forbidden,
+    NotFound,
     Refusal,
     ServiceUnavailable,
     ValidationFailed,
@@ -29,17 +31,25 @@ from bmw.gateway.outcomes import (
 from bmw.gateway.signals.action_types import ManagementAction, SecondmentObservation
 from bmw.gateway.signals.api import SignalsApi
 from bmw.gateway.signals.bodies import (
+    InterventionPutBody,
     ManagementActionCreateBody,
+    OpportunityNoteCreateBody,
     OpportunityStageChangeBody,
     SecondmentObservationCreateBody,
     SignalReviewCreateBody,
 )
 from bmw.gateway.signals.convert import graph_id
 from bmw.gateway.signals.inputs import (
+    AddOpportunityNoteInput,
+    AddOpportunityNoteResult,
+    InterventionSaved,
     ManagementActionRecorded,
     MoveOpportunityInput,
     MoveOpportunityResult,
     OpportunityMoved,
+    OpportunityNoteAdded,
+    PutInterventionInput,
+    PutInterventionResult,
     RecordManagementActionInput,
     RecordManagementActionResult,
     RecordSecondmentObservationInput,
@@ -49,7 +59,8 @@ from bmw.gateway.signals.inputs import (
     SecondmentObservationRecorded,
     SignalReviewed,
 )
-from bmw.gateway.signals.opportunity_types import Opportunity
+from bmw.gateway.signals.intervention_types import Intervention
+from bmw.gateway.signals.opportunity_types import Opportunity, OpportunityNote
 from bmw.gateway.signals.permissions import (
     ACTION_RECORDERS,
     NOT_FOR_THIS_ORGANISATION,
@@ -245,6 +256,60 @@ async def move_opportunity(
     return OpportunityMoved(opportunity=Opportunity.of(moved))
 
 
+async def add_opportunity_note(
+    info: GatewayInfo,
+    input_: Annotated[AddOpportunityNoteInput, strawberry.argument(name="input", description="The remark.")],
+) -> AddOpportunityNoteResult:
+    """Add a remark to an opportunity without moving it (account managers for their portfolio, provider admins)."""
+    principal = info.context.caller
+    try:
+        _require_role(principal, PIPELINE_ROLES)
+        problems: list[errors.FieldError] = []
+        opportunity_id = parse_id(input_.opportunity_id, "input.opportunityId", problems)
+        _check_idempotency_key(input_.idempotency_key, problems)
+        if problems or opportunity_id is None:
+            raise _invalid(problems)
+        note = await SignalsApi(info.context.signals).add_note(
+            opportunity_id, OpportunityNoteCreateBody(note=input_.note), idempotency_key=input_.idempotency_key
+        )
+    except errors.DomainError as error:
+        outcome = refusal(error)
+        if isinstance(outcome, ValidationFailed | Forbidden | NotFound | ServiceUnavailable):
+            return outcome
+        raise graphql_error(error, field_path=mutation_input_path) from error
+    return OpportunityNoteAdded(note=OpportunityNote.of(note))
+
+
+async def put_intervention(
+    info: GatewayInfo,
+    input_: Annotated[PutInterventionInput, strawberry.argument(name="input", description="The intervention.")],
+) -> PutInterventionResult:
+    """Create or replace an intervention of the catalogue (provider admins)."""
+    principal = info.context.caller
+    try:
+        _require_role(principal, (Role.PROVIDER_ADMIN,))
+        saved, created = await SignalsApi(info.context.signals).put_intervention(
+            input_.code,
+            InterventionPutBody(
+                title_nl=input_.title_nl,
+                title_en=input_.title_en,
+                description=input_.description,
+                product_kind=input_.product_kind,
+                quantity=input_.quantity,
+                list_price_cents=input_.list_price_cents,
+                signal_kinds=list(input_.signal_kinds),
+                rank=input_.rank,
+                active=input_.active,
+            ),
+        )
+    except errors.DomainError as error:
+        outcome = refusal(error)
+        if isinstance(outcome, ValidationFailed | Forbidden | Conflict | ServiceUnavailable):
+            return outcome
+        raise graphql_error(error, field_path=mutation_input_path) from error
+    return InterventionSaved(intervention=Intervention.of(saved), created=created)
+
+
 @strawberry.type
 class SignalsMutation:
     record_management_action: RecordManagementActionResult = strawberry.mutation(
@@ -269,5 +334,17 @@ class SignalsMutation:
         resolver=move_opportunity,
         description="Move an opportunity along the pipeline: NEW → CONTACTED → PROPOSED → WON (with the "
         "intervention sold) or LOST (with a reason).",
+        permission_classes=[IsAuthenticated],
+    )
+    add_opportunity_note: AddOpportunityNoteResult = strawberry.mutation(
+        resolver=add_opportunity_note,
+        description="Add a remark to an opportunity without moving it (a call made, a meeting planned). "
+        "Provider-internal; never name a person.",
+        permission_classes=[IsAuthenticated],
+    )
+    put_intervention: PutInterventionResult = strawberry.mutation(
+        resolver=put_intervention,
+        description="Create or replace an intervention of the catalogue (provider admins). Every signal kind "
+        "keeps at least one active intervention.",
         permission_classes=[IsAuthenticated],
     )

@@ -10,6 +10,7 @@ import strawberry
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import graphql_error
 from bmw.gateway.signals.bodies import (
+    KindStatisticsBody,
     OpportunityBody,
     OpportunityDetailBody,
     OpportunityNoteBody,
@@ -154,3 +155,16 @@ class Opportunity:
             updated_at=body.updated_at,
             opportunity_id=body.id,
         )
+
+
+@strawberry.type(description="How the opportunities drawn from one signal kind fared: the account managers' hit rate.")
+class OpportunityKindStatistics:
+    kind: SignalKind = strawberry.field(description="The signal kind the opportunities were drawn from.")
+    won: int = strawberry.field(description="Opportunities won.")
+    lost: int = strawberry.field(description="Opportunities lost.")
+    open: int = strawberry.field(description="Opportunities still NEW, CONTACTED or PROPOSED.")
+    win_rate: float | None = strawberry.field(description="won / (won + lost); null before any was closed.")
+
+    @classmethod
+    def of(cls, body: KindStatisticsBody) -> OpportunityKindStatistics:
+        return cls(kind=body.kind, won=body.won, lost=body.lost, open=body.open, win_rate=body.win_rate)

@@ -39,6 +39,14 @@ ACTION_RECORDERS = (Role.CLIENT_CONTACT, Role.ACCOUNT_MANAGER, Role.PROVIDER_ADM
 OBSERVATION_READERS = (Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_CONTACT)
 #: Who reviews a raised signal.
 REVIEWERS = (Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN)
+#: The interventions catalogue: everyone but employees (inactive interventions for provider admins only).
+CATALOGUE_READERS = (
+    Role.PROVIDER_ADMIN,
+    Role.ACCOUNT_MANAGER,
+    Role.SOCIAL_WORKER,
+    Role.CLIENT_CONTACT,
+    Role.INTEGRATION,
+)
 #: The provider's own staff; what is pooled across client organisations is theirs alone.
 PROVIDER_STAFF = (Role.ACCOUNT_MANAGER, Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER)
 #: Roles bound to one client organisation: a token holding any of them gets the client's view.
@@ -168,6 +176,22 @@ class MayReadObservations(_SignalsPermission):
     """The secondment observations of the organisation in ``tenantId``."""
 
     roles = OBSERVATION_READERS
+
+
+class MayReadFalseAlarms(_SignalsPermission):
+    """The review record of the organisation in ``tenantId``: the reviewers (social workers, provider admins),
+    never through a token that is also bound to a client organisation."""
+
+    roles = REVIEWERS
+
+    def may_read(self, principal: Principal, tenant_id: uuid.UUID) -> bool:
+        return not principal.has_role(*TENANT_BOUND)
+
+
+class MayReadCatalogue(_SignalsPermission):
+    """The interventions catalogue: every role but employees."""
+
+    roles = CATALOGUE_READERS
 
 
 class MayReadPooledEffects(BasePermission):

@@ -22,10 +22,13 @@ from bmw.gateway.signals.account_types import AccountOverview, PortfolioAccount
 from bmw.gateway.signals.action_types import ManagementAction, ManagementActionTypeEffects, SecondmentObservation
 from bmw.gateway.signals.api import SignalsApi
 from bmw.gateway.signals.enums import ManagementActionType, ReviewStatus, SignalStatus
+from bmw.gateway.signals.intervention_types import Intervention
 from bmw.gateway.signals.loaders import signals_loaders
-from bmw.gateway.signals.opportunity_types import Opportunity
+from bmw.gateway.signals.opportunity_types import Opportunity, OpportunityKindStatistics
 from bmw.gateway.signals.permissions import (
     MayReadActions,
+    MayReadCatalogue,
+    MayReadFalseAlarms,
     MayReadObservations,
     MayReadPooledEffects,
     MayReadSignals,
@@ -34,7 +37,7 @@ from bmw.gateway.signals.permissions import (
     is_tenant_facing,
     sees_provider_view,
 )
-from bmw.gateway.signals.signal_types import Signal
+from bmw.gateway.signals.signal_types import FalseAlarmReport, Signal
 from bmw.gateway.signals.types import TrendReport
 from bmw.servicekit.errors import DomainError, FieldError
 
@@ -107,6 +110,63 @@ async def signals(
         raise graphql_error(error, field_path=query_argument_path) from error
     provider_view = sees_provider_view(info.context.caller)
     return from_service_page([Signal.of(item, provider_view=provider_view) for item in page.items], page.next_cursor)
+
+
+async def signal(
+    info: GatewayInfo, id: Annotated[strawberry.ID, strawberry.argument(description="Signal id.")]
+) -> Signal | None:
+    """One signal as the caller may see it; NOT_FOUND alike for one that does not exist and one not theirs."""
+    problems: list[FieldError] = []
+    signal_id = parse_id(id, "id", problems)
+    if signal_id is None:
+        raise GatewayError(ErrorCode.BAD_USER_INPUT, "invalid id", fields=problems)
+    try:
+        found = await SignalsApi(info.context.signals).signal(signal_id)
+    except DomainError as error:
+        raise graphql_error(error, field_path=query_argument_path) from error
+    return Signal.of(found, provider_view=sees_provider_view(info.context.caller))
+
+
+async def false_alarms(
+    info: GatewayInfo, tenant_id: Annotated[strawberry.ID, strawberry.argument(description="Client organisation.")]
+) -> FalseAlarmReport | None:
+    """The organisation's review record per signal kind; ``MayReadFalseAlarms`` has checked the caller."""
+    try:
+        report = await SignalsApi(info.context.signals).false_alarms(uuid.UUID(tenant_id))
+    except DomainError as error:
+        raise graphql_error(error, field_path=query_argument_path) from error
+    return FalseAlarmReport.of(report)
+
+
+async def interventions(
+    info: GatewayInfo,
+    signal_kind: Annotated[
+        SignalKind | None, strawberry.argument(description="Only those recommended for this signal kind.")
+    ] = None,
+    first: First = None,
+    after: After = None,
+) -> Connection[Intervention] | None:
+    """The catalogue in rank order, as signals shows it to the caller."""
+    try:
+        found = await SignalsApi(info.context.signals).interventions(signal_kind=signal_kind)
+        return from_whole_list([Intervention.of(item) for item in found], first=first, after=after)
+    except DomainError as error:
+        raise graphql_error(error, field_path=query_argument_path) from error
+
+
+async def opportunity_statistics(
+    info: GatewayInfo,
+    tenant_id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(description="Only this client organisation's; default all you work."),
+    ] = None,
+) -> list[OpportunityKindStatistics] | None:
+    """Won, lost and open per signal kind over the pipeline the caller works."""
+    try:
+        found = await SignalsApi(info.context.signals).opportunity_statistics(_uuid(tenant_id))
+    except DomainError as error:
+        raise graphql_error(error, field_path=query_argument_path) from error
+    return [OpportunityKindStatistics.of(item) for item in found]
 
 
 async def opportunities(
@@ -224,6 +284,31 @@ class SignalsQuery:
         "integrations (their own organisation) only confirmed signals, without counts (client organisations also "
         "none about fewer than k people).",
         permission_classes=[IsAuthenticated, MayReadSignals],
+    )
+    signal: Signal | None = strawberry.field(
+        resolver=signal,
+        description="One signal, as your role may see it (see `signals`). NOT_FOUND when it does not exist or is "
+        "not yours to see.",
+        permission_classes=[IsAuthenticated, MayReadSignals],
+    )
+    false_alarms: FalseAlarmReport | None = strawberry.field(
+        resolver=false_alarms,
+        description="What social workers' reviews taught the detectors about a client organisation: per signal "
+        "kind raised, confirmed, dismissed and pending over twelve months, and how much stricter the detector "
+        "became (social workers and provider admins).",
+        permission_classes=[IsAuthenticated, MayReadFalseAlarms],
+    )
+    interventions: Connection[Intervention] | None = strawberry.field(
+        resolver=interventions,
+        description="The interventions catalogue in rank order: what can be offered for which signal kind, at "
+        "which list price. Inactive interventions are listed for provider admins only.",
+        permission_classes=[IsAuthenticated, MayReadCatalogue],
+    )
+    opportunity_statistics: list[OpportunityKindStatistics] | None = strawberry.field(
+        resolver=opportunity_statistics,
+        description="Won, lost and open opportunities and the win rate per signal kind: account managers over "
+        "their portfolio, provider admins over every client organisation (or one, with `tenantId`).",
+        permission_classes=[IsAuthenticated, MayWorkPipeline],
     )
     opportunities: Connection[Opportunity] | None = strawberry.field(
         resolver=opportunities,

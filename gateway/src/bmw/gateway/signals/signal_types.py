@@ -8,7 +8,7 @@ import logging
 import strawberry
 from strawberry.scalars import JSON
 
-from bmw.gateway.signals.bodies import SignalBody, SignalInternalBody
+from bmw.gateway.signals.bodies import FalseAlarmBody, FalseAlarmReportBody, SignalBody, SignalInternalBody
 from bmw.gateway.signals.convert import graph_id
 from bmw.gateway.signals.enums import (
     DetectionMethod,
@@ -117,4 +117,46 @@ class Signal:
             summary=body.summary,
             internal=SignalInternals.of(internal) if internal is not None else None,
             evidence=JSON(evidence) if evidence is not None else None,
+        )
+
+
+@strawberry.type(description="How the reviews of one signal kind went for a client organisation over twelve months.")
+class FalseAlarmKind:
+    kind: SignalKind = strawberry.field(description="The reviewed signal kind.")
+    raised: int = strawberry.field(description="Signals of the kind raised in the period.")
+    confirmed: int = strawberry.field(description="Of those, confirmed by a social worker.")
+    dismissed: int = strawberry.field(description="Of those, dismissed as a false alarm.")
+    pending: int = strawberry.field(description="Of those, not reviewed yet.")
+    threshold_factor: float = strawberry.field(
+        description="What the detector multiplies its significance level by for this organisation and kind: 1, "
+        "halved for each dismissal more than confirmations, at least 1/16."
+    )
+
+    @classmethod
+    def of(cls, body: FalseAlarmBody) -> FalseAlarmKind:
+        return cls(
+            kind=body.kind,
+            raised=body.raised,
+            confirmed=body.confirmed,
+            dismissed=body.dismissed,
+            pending=body.pending,
+            threshold_factor=body.threshold_factor,
+        )
+
+
+@strawberry.type(
+    description="What social workers' reviews taught the detectors about one client organisation: false alarms "
+    "per signal kind, and how much stricter each detector has become."
+)
+class FalseAlarmReport:
+    tenant_id: strawberry.ID = strawberry.field(description="The client organisation.")
+    since: dt.date = strawberry.field(description="First raised week counted (twelve months back).")
+    kinds: list[FalseAlarmKind] = strawberry.field(description="One entry per reviewed signal kind.")
+
+    @classmethod
+    def of(cls, body: FalseAlarmReportBody) -> FalseAlarmReport:
+        return cls(
+            tenant_id=graph_id(body.tenant_id),
+            since=body.since,
+            kinds=[FalseAlarmKind.of(kind) for kind in body.kinds],
         )
