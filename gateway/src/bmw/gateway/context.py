@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
+from anyio import to_thread
 from fastapi import Request
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
@@ -78,12 +79,21 @@ class GatewayContext(BaseContext):
 GatewayInfo = Info[GatewayContext, None]
 
 
-def build_context(runtime: GatewayRuntime, authorization: str | None) -> GatewayContext:
-    """Verify the bearer token (if any) and prepare the service clients for one request."""
+async def build_context(runtime: GatewayRuntime, authorization: str | None) -> GatewayContext:
+    """Verify the bearer token (if any) and prepare the service clients for one request.
+
+    With keys from a JWKS URL a verification may have to fetch them: it then runs in a worker thread, so that the
+    event loop never waits for the identity provider.
+    """
     principal: Principal | None = None
     authentication_error: str | None = None
+    verifier = runtime.verifier
     try:
-        principal = runtime.verifier.verify(bearer_token(authorization))
+        token = bearer_token(authorization)
+        if verifier.fetches_keys:
+            principal = await to_thread.run_sync(verifier.verify, token)
+        else:
+            principal = verifier.verify(token)
     except Unauthorized as error:
         authentication_error = error.message
     headers = forwarded_headers(authorization)
@@ -103,4 +113,4 @@ def build_context(runtime: GatewayRuntime, authorization: str | None) -> Gateway
 async def get_context(request: Request) -> GatewayContext:
     """FastAPI dependency: the GraphQL context of this request."""
     runtime: GatewayRuntime = request.app.state.runtime
-    return build_context(runtime, request.headers.get("authorization"))
+    return await build_context(runtime, request.headers.get("authorization"))

@@ -56,6 +56,18 @@ class GatewaySettings(BaseSettings):
         description="Base URL of the signals service's HTTP API.",
     )
     jwt_public_key: str = Field(default="", validation_alias=_env("BMW_JWT_PUBLIC_KEY"))
+    jwt_jwks_url: str = Field(
+        default="",
+        validation_alias=_env("BMW_JWT_JWKS_URL"),
+        description="The identity provider's JWKS URL; when set, its keys verify tokens instead of BMW_JWT_PUBLIC_KEY.",
+    )
+    jwt_jwks_cache_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=_env("BMW_JWT_JWKS_CACHE_SECONDS"),
+        description="How long fetched JWKS keys are trusted before they are fetched again (a token with an unknown "
+        "key id fetches them sooner, at most every 30 seconds).",
+    )
     jwt_issuer: str = Field(default="bmw-dev", validation_alias=_env("BMW_JWT_ISSUER"))
     jwt_audience: str = Field(default="bmw", validation_alias=_env("BMW_JWT_AUDIENCE"))
     jwt_leeway_seconds: int = Field(default=30, ge=0, validation_alias=_env("BMW_JWT_LEEWAY_SECONDS"))
@@ -165,8 +177,8 @@ class GatewaySettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.environment is Environment.PRODUCTION:
-            if not self.jwt_public_key:
-                raise ValueError("BMW_JWT_PUBLIC_KEY must be set in production")
+            if not (self.jwt_public_key or self.jwt_jwks_url):
+                raise ValueError("BMW_JWT_JWKS_URL (or BMW_JWT_PUBLIC_KEY) must be set in production")
             unset = [
                 f"GATEWAY_{service.upper()}_URL"
                 for service, field in SERVICE_URL_FIELDS.items()

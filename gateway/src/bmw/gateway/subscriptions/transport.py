@@ -60,7 +60,7 @@ async def connection_context(connection: HTTPConnection) -> GatewayContext:
     if isinstance(connection, Request):
         return await get_context(connection)
     runtime: GatewayRuntime = connection.app.state.runtime
-    return build_context(runtime, None)
+    return await build_context(runtime, None)
 
 
 def authorization_from(payload: dict[str, object], upgrade_header: str | None) -> str | None:
@@ -110,7 +110,7 @@ class TokenAuthenticatedHandler(BaseGraphQLTransportWSHandler[GatewayContext, No
             raise RuntimeError("strawberry sets the WebSocket on the context before the handler runs")
         runtime: GatewayRuntime = connection.app.state.runtime
         authorization = authorization_from(payload, connection.headers.get("authorization"))
-        authenticated = build_context(runtime, authorization)
+        authenticated = await build_context(runtime, authorization)
         principal = authenticated.principal
         if principal is None:
             logger.info("subscription connection refused: %s", authenticated.authentication_error)

@@ -123,8 +123,10 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
     ]
     for consumer in consumers:
         subscribe(broker, consumer)
-    verifier = TokenVerifier(
-        settings.jwt_public_key,
+    verifier = TokenVerifier.configured(
+        public_key=settings.jwt_public_key,
+        jwks_url=settings.jwt_jwks_url,
+        jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,

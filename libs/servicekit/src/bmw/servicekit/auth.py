@@ -3,16 +3,25 @@
 Every identity arrives as a signed JWT: ``iss``, ``aud``, ``sub``, ``exp``, ``roles``, and
 ``tenant_id`` (tenant-bound roles), ``portfolio`` (account managers), ``scopes`` (integrations).
 Services verify tokens themselves: the gateway is not the only wall.
+
+The verification key is either one PEM public key (development, tests) or the identity provider's JWKS
+URL (production): its keys are cached for a while and fetched again when a token names a key id the
+cache does not know, so that a rotated key is picked up without a restart; a flood of made-up key ids
+costs at most one fetch per ``min_refresh_seconds``. A caller learns only that a token is not accepted;
+the server log says which check failed.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 import jwt
 
 from bmw.contracts.taxonomy import TENANT_BOUND_ROLES, Role
@@ -56,24 +65,163 @@ class Principal:
             raise Forbidden(f"this operation needs one of the roles: {allowed}")
 
 
-class TokenVerifier:
-    """Verifies RS256/ES256 tokens against a public key with pinned algorithms and required claims."""
+class KeySource(Protocol):
+    """Where the public key that checks a token's signature comes from."""
 
-    def __init__(self, public_key: str, *, issuer: str, audience: str, leeway_seconds: int = 30) -> None:
+    def key_for(self, key_id: str | None, algorithm: str) -> Any:
+        """The key for the token's ``kid`` and ``alg`` headers; raises ``jwt.PyJWTError`` when there is none."""
+        ...
+
+
+class StaticKey:
+    """One PEM public key, whatever the token's key id."""
+
+    def __init__(self, public_key: str) -> None:
         self._key = public_key
+
+    def key_for(self, key_id: str | None, algorithm: str) -> Any:
+        if not self._key:
+            raise jwt.InvalidKeyError("no public key configured (BMW_JWT_PUBLIC_KEY or BMW_JWT_JWKS_URL)")
+        return self._key
+
+
+def fetch_jwks(url: str, timeout_seconds: float = 3.0) -> Mapping[str, Any]:
+    """The JSON Web Key Set at ``url`` (https in production)."""
+    response = httpx.get(url, timeout=timeout_seconds, follow_redirects=False)
+    response.raise_for_status()
+    document = response.json()
+    if not isinstance(document, dict):
+        raise ValueError("a JWKS document is a JSON object")
+    return document
+
+
+class JwksKeys:
+    """The identity provider's signing keys from its JWKS URL, cached; refetched on an unknown key id.
+
+    Only RSA and EC signature keys whose ``alg`` (when given) is one of ``ALGORITHMS`` are kept. A failed fetch
+    keeps the keys known so far (and is logged); with none known, every token is refused. Thread-safe: services
+    verify tokens in FastAPI's thread pool.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cache_seconds: float = 300.0,
+        min_refresh_seconds: float = 30.0,
+        fetch: Callable[[str], Mapping[str, Any]] = fetch_jwks,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._cache_seconds = cache_seconds
+        self._min_refresh_seconds = min_refresh_seconds
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        #: Fetches made (or tried) so far: what the tests and the health view count.
+        self.fetches = 0
+
+    def key_for(self, key_id: str | None, algorithm: str) -> Any:
+        with self._lock:
+            now = self._clock()
+            stale = self._fetched_at is None or now - self._fetched_at >= self._cache_seconds
+            unknown = self._find(key_id) is None
+            may_refresh = self._fetched_at is None or now - self._fetched_at >= self._min_refresh_seconds
+            if stale or (unknown and may_refresh):
+                self._refresh(now)
+            found = self._find(key_id)
+        if found is None:
+            raise jwt.InvalidKeyError(f"no key {key_id!r} in the JWKS at {self._url}")
+        if found.algorithm_name and found.algorithm_name != algorithm:
+            raise jwt.InvalidAlgorithmError(f"key {key_id!r} is for {found.algorithm_name}, not {algorithm}")
+        return found.key
+
+    def _find(self, key_id: str | None) -> jwt.PyJWK | None:
+        if key_id is None:
+            # A token without a kid is checked only against a set of exactly one key: never a guess among several.
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(key_id)
+
+    def _refresh(self, now: float) -> None:
+        self.fetches += 1
+        self._fetched_at = now
+        try:
+            document = self._fetch(self._url)
+            keys: dict[str | None, jwt.PyJWK] = {}
+            for entry in document.get("keys", []):
+                if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                    continue
+                if entry.get("kty") not in {"RSA", "EC"} or entry.get("alg", ALGORITHMS[0]) not in ALGORITHMS:
+                    continue
+                key = jwt.PyJWK(entry)
+                keys[key.key_id] = key
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as error:
+            logger.warning("JWKS fetch from %s failed (%s); keeping %d known key(s)", self._url, error, len(self._keys))
+            return
+        if not keys:
+            logger.warning("JWKS at %s: no usable signing key; keeping %d known", self._url, len(self._keys))
+            return
+        self._keys = keys
+        logger.info("JWKS from %s: key ids %s", self._url, sorted(str(k) for k in keys))
+
+
+class TokenVerifier:
+    """Verifies RS256/ES256 tokens with pinned algorithms and required claims, against one public key or the
+    keys of a JWKS URL (``keys``)."""
+
+    def __init__(
+        self,
+        public_key: str = "",
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = 30,
+        keys: KeySource | None = None,
+    ) -> None:
+        self._keys: KeySource = keys or StaticKey(public_key)
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
 
+    @classmethod
+    def configured(
+        cls,
+        *,
+        public_key: str,
+        jwks_url: str,
+        jwks_cache_seconds: float,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int,
+        jwks_min_refresh_seconds: float = 30.0,
+    ) -> TokenVerifier:
+        """The verifier the settings describe: the JWKS URL when set, else the PEM key."""
+        keys: KeySource = (
+            JwksKeys(jwks_url, cache_seconds=jwks_cache_seconds, min_refresh_seconds=jwks_min_refresh_seconds)
+            if jwks_url
+            else StaticKey(public_key)
+        )
+        return cls(issuer=issuer, audience=audience, leeway_seconds=leeway_seconds, keys=keys)
+
+    @property
+    def fetches_keys(self) -> bool:
+        """Whether a verification may fetch keys over the network (async callers then verify in a thread)."""
+        return isinstance(self._keys, JwksKeys)
+
     def verify(self, token: str) -> Principal:
-        if not self._key:
-            logger.warning("token refused: no public key configured (BMW_JWT_PUBLIC_KEY)")
-            raise Unauthorized("invalid or expired token")
         try:
+            header = jwt.get_unverified_header(token)
+            algorithm = header.get("alg")
+            if algorithm not in ALGORITHMS:
+                raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not allowed")
+            key_id = header.get("kid")
+            key = self._keys.key_for(key_id if isinstance(key_id, str) else None, algorithm)
             claims = jwt.decode(
                 token,
-                self._key,
-                algorithms=list(ALGORITHMS),
+                key,
+                algorithms=[algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
