@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
+import jwt
 import pytest
 
 from bmw.devstack.testing import bearer, read_topic
@@ -194,3 +196,45 @@ async def test_an_integration_refers_only_with_its_scope_and_only_through_its_ch
     assert accepted.status_code == 201, accepted.text
     listing = await intake.client.get("/referrals", headers=bearer(scoped))
     assert listing.status_code == 403, "reading needs referrals:read"
+
+
+async def test_a_token_that_is_both_employee_and_client_contact_never_gets_details_with_the_organisations_list(
+    intake: Any, dev_keys: Any, body: Any
+) -> None:
+    tenant, (unit,) = await intake.register_tenant("Inkoop")
+    subject = str(uuid.uuid4())
+    own = dev_keys.mint("employee", tenant_id=tenant, sub=subject)
+    mine = await intake.client.post(
+        "/referrals", json=body(unit, channel="self", employee_consented=False), headers=bearer(own)
+    )
+    assert mine.status_code == 201, mine.text
+    colleague = await intake.client.post(
+        "/referrals",
+        json=body(unit, employee={"name": "Bram Jansen", "email": "bram@example.nl"}, category="conflict_colleagues"),
+        headers=bearer(dev_keys.mint("client_contact", tenant_id=tenant)),
+    )
+    assert colleague.status_code == 201, colleague.text
+
+    now = int(time.time())
+    mixed = jwt.encode(
+        {
+            "iss": dev_keys.issuer,
+            "aud": dev_keys.audience,
+            "sub": subject,
+            "exp": now + 300,
+            "roles": ["employee", "client_contact"],
+            "tenant_id": str(tenant),
+        },
+        dev_keys.private_pem,
+        algorithm="RS256",
+    )
+    listed = await intake.client.get("/referrals", headers=bearer(mixed))
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert {item["id"] for item in items} == {mine.json()["id"], colleague.json()["id"]}
+    assert all(item["details"] is None for item in items), "the organisation's list is status only"
+
+    alone = await intake.client.get("/referrals", headers=bearer(own))
+    assert [(item["id"], item["details"]["category"]) for item in alone.json()["items"]] == [
+        (mine.json()["id"], "reorganisation_uncertainty")
+    ]

@@ -444,20 +444,34 @@ async def view_referral(referral_id: uuid.UUID, *, principal: Principal, intake:
     return ReferralView(referral=referral, attended=attended, show_details=staff or own)
 
 
+@dataclass(frozen=True)
+class ReferralListing:
+    """A page of referrals, and whether it is the caller's own (an employee's): only then with their details."""
+
+    rows: list[tuple[Referral, CaseStatus | None]]
+    own: bool
+
+
 async def list_referrals(
     *, tenant_id: uuid.UUID, principal: Principal, intake: Intake, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[tuple[Referral, CaseStatus | None]]:
-    """A client organisation's referrals (status only for client contacts), or an employee's own."""
+) -> ReferralListing:
+    """A client organisation's referrals (status only for client contacts), or an employee's own.
+
+    A token that holds an organisation-wide role *and* the employee role gets the organisation's list, status only:
+    the employee's details never ride along with a list of other people's referrals.
+    """
     principal.require_tenant(tenant_id)
     if principal.has_role(Role.INTEGRATION) and "referrals:read" not in principal.scopes:
         raise Forbidden("this integration lacks the scope referrals:read")
     async with intake.uow(tenant_id=tenant_id) as work:
         repository = IntakeRepository(work.session)
         if principal.has_role(Role.PROVIDER_ADMIN, Role.CLIENT_CONTACT, Role.INTEGRATION):
-            return await repository.referrals_page(tenant_id=tenant_id, after=after, limit=limit)
+            rows = await repository.referrals_page(tenant_id=tenant_id, after=after, limit=limit)
+            return ReferralListing(rows=rows, own=False)
         if principal.has_role(Role.EMPLOYEE):
             people = await intake.vault(work).find_by_subject(tenant_id, principal.subject)
-            return await repository.referrals_page(tenant_id=tenant_id, person_ids=people, after=after, limit=limit)
+            rows = await repository.referrals_page(tenant_id=tenant_id, person_ids=people, after=after, limit=limit)
+            return ReferralListing(rows=rows, own=True)
     raise Forbidden("this list is for client contacts, integrations, provider admins and employees")
 
 

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from bmw.contracts.taxonomy import Category, Channel, Role, Urgency
+from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.intake.application import cases as case_use
 from bmw.intake.application import dossier as dossier_use
 from bmw.intake.application import persons as person_use
@@ -270,11 +270,11 @@ async def list_referrals(
     tenant = tenant_id or principal.tenant_id
     if tenant is None:
         raise InvalidInput("tenant_id is required", fields=[FieldError(path="query.tenant_id", message="required")])
-    rows = await referral_use.list_referrals(
+    listing = await referral_use.list_referrals(
         tenant_id=tenant, principal=principal, intake=intake, after=decode_cursor(cursor), limit=limit
     )
-    own = principal.has_role(Role.EMPLOYEE)
-    items = [ReferralStatusRead.of(referral, attended=None, details=own) for referral, _ in rows]
+    rows = listing.rows
+    items = [ReferralStatusRead.of(referral, attended=None, details=listing.own) for referral, _ in rows]
     last = rows[-1][0] if len(rows) == limit else None
     return ReferralPage(items=items, next_cursor=encode_cursor(last.received_at, last.id) if last else None)
 
