@@ -86,6 +86,12 @@ def _offset(after: str | None, path: str) -> int:
         ) from error
 
 
+def check_window(first: int | None, after: str | None) -> None:
+    """Refuse a bad ``first`` or ``after`` of a list the service returns whole *before* asking the service."""
+    page_size(first)
+    _offset(after, "after")
+
+
 def from_whole_list(
     items: Sequence[Node], *, first: int | None, after: str | None, key: Callable[[Node], object] | None = None
 ) -> Connection[Node]:

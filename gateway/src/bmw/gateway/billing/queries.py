@@ -32,7 +32,7 @@ from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError, argument_path, graphql_error
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
-from bmw.gateway.pagination import Connection, from_whole_list, page_size
+from bmw.gateway.pagination import Connection, check_window, from_whole_list
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import DomainError, FieldError, NotFound
 
@@ -61,7 +61,7 @@ async def client_organisations(
 ) -> Connection[ClientOrganisation] | None:
     """Billing answers with those the caller may see; the gateway pages them."""
     try:
-        page_size(first)
+        check_window(first, after)
         found = await billing_loaders(info).api.client_organisations()
         return from_whole_list([ClientOrganisation.of(body) for body in found], first=first, after=after)
     except DomainError as error:
@@ -131,7 +131,7 @@ async def invoices(
     principal = info.context.caller
     tenant = tenant_argument(principal, tenant_id, "tenantId")
     try:
-        page_size(first)
+        check_window(first, after)
         found = await billing_loaders(info).api.invoices(tenant, status)
         shown = [body for body in found if _visible(principal, body) and tenant in (None, body.tenant_id)]
         if len(shown) < len(found):

@@ -89,6 +89,8 @@ async def case(
     try:
         response = await info.context.intake.request("GET", f"/cases/{case_id}", headers=break_glass_header(reason))
     except Forbidden as error:
+        if reason is not None:
+            raise graphql_error(error, field_path=_case_argument_path) from error
         # Intake names its header; a GraphQL client needs the argument.
         covering = Forbidden(
             f"only the assigned social worker reads this case; a colleague covering must give `breakGlassReason` "

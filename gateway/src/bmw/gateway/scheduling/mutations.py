@@ -33,6 +33,7 @@ from bmw.gateway.scheduling.permissions import (
     STAFF,
     check_may_book,
     check_may_book_here,
+    check_may_book_in_agenda,
     check_may_cancel,
     check_may_register,
     check_may_schedule_workshop,
@@ -77,12 +78,20 @@ def _appointment(principal: Principal, client: SchedulingClient, body: Appointme
 # -- bookAppointment ------------------------------------------------------------------------------
 
 
+#: Stands in for the organisation while a booking is checked before intake is asked for its case's.
+_TENANT_NOT_YET_KNOWN = uuid.UUID(int=0)
+
+
+def _needs_case_tenant(booking: BookAppointmentInput, principal: Principal) -> bool:
+    """A booking for a case without a ``tenantId``, by a caller bound to no organisation (a social worker booking a
+    consult for their case): the organisation is the case's."""
+    return booking.tenant_id is None and booking.case_id is not None and principal.tenant_id is None
+
+
 async def _case_tenant(info: GatewayInfo, booking: BookAppointmentInput) -> uuid.UUID | None:
-    """A booking for a case without a ``tenantId``: the case's organisation, from intake, for a caller bound to none
-    (a social worker booking a consult for their case). None when it does not apply or the case id is malformed
-    (``_booking`` names that)."""
-    principal = info.context.caller
-    if booking.tenant_id is not None or booking.case_id is None or principal.tenant_id is not None:
+    """The case's organisation, from intake, when ``_needs_case_tenant``; None when it does not apply or the case
+    id is malformed (``_booking`` names that)."""
+    if not _needs_case_tenant(booking, info.context.caller) or booking.case_id is None:
         return None
     case_id = parse_id(booking.case_id, "input.caseId", [])
     if case_id is None:
@@ -149,6 +158,12 @@ async def book_appointment(
     principal = info.context.caller
     try:
         check_may_book(principal)
+        if _needs_case_tenant(input_, principal):
+            # Everything the gateway can refuse without the tenant is refused before intake is asked: reading the
+            # case leaves a line in the person's access log, which a booking refused anyway should not.
+            case_parses = parse_id(input_.case_id or "", "input.caseId", []) is not None
+            _booking(input_, principal, case_tenant=_TENANT_NOT_YET_KNOWN if case_parses else None)
+            check_may_book_in_agenda(principal, worker_id=uuid.UUID(input_.worker_id), kind=input_.kind)
         body, headers = _booking(input_, principal, await _case_tenant(info, input_))
         check_may_book_here(principal, tenant_id=body.tenant_id, worker_id=body.worker_id, kind=input_.kind)
         client = SchedulingClient.over(info.context.scheduling, headers)

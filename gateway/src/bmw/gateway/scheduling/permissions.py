@@ -116,6 +116,12 @@ def check_may_book_here(
     """Raise ``Forbidden`` unless the caller may book this kind of appointment in this agenda."""
     check_may_book(principal)
     principal.require_tenant(tenant_id)
+    check_may_book_in_agenda(principal, worker_id=worker_id, kind=kind)
+
+
+def check_may_book_in_agenda(principal: Principal, *, worker_id: uuid.UUID, kind: AppointmentKind) -> None:
+    """Raise ``Forbidden`` unless the caller may book this kind of appointment in this worker's agenda (whatever the
+    organisation)."""
     if principal.has_role(Role.PROVIDER_ADMIN):
         return
     if principal.has_role(Role.SOCIAL_WORKER) and principal.subject != str(worker_id):

@@ -17,7 +17,16 @@ from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import argument_path, graphql_error
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
-from bmw.gateway.pagination import MAX_PAGE, Connection, Edge, PageInfo, from_service_page, from_whole_list, page_size
+from bmw.gateway.pagination import (
+    MAX_PAGE,
+    Connection,
+    Edge,
+    PageInfo,
+    check_window,
+    from_service_page,
+    from_whole_list,
+    page_size,
+)
 from bmw.gateway.scheduling.client import SchedulingClient
 from bmw.gateway.scheduling.enums import AppointmentKind, AppointmentStatus, MeetingLocation
 from bmw.gateway.scheduling.inputs import LOCAL_TIME, aware, refuse
@@ -279,6 +288,7 @@ async def workshops(
     """Scheduling returns the organisation's workshops whole, earliest first; they are paged here."""
     client = _client(info)
     try:
+        check_window(first, after)
         problems: list[FieldError] = []
         params = {name: str(value) for name, value in _ids(problems, tenant_id=tenant_id).items()}
         refuse(problems)

@@ -104,8 +104,8 @@ class AddOpportunityNoteInput:
 )
 class PutInterventionInput:
     code: str = strawberry.field(
-        description="Stable code: lower-case letters, digits and underscores (e.g. `team_coaching`). A new code "
-        "creates an intervention, an existing one replaces it."
+        description="Stable code: 1 to 64 letters, digits, `_`, `.` or `-`, starting with a letter or digit (e.g. "
+        "`team_coaching`). A new code creates an intervention, an existing one replaces it."
     )
     title_nl: str = strawberry.field(description="Title in Dutch.")
     title_en: str = strawberry.field(description="Title in English.")

@@ -9,6 +9,7 @@ mutation's result union, with service field paths (``body.loss_reason``, ``path.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -76,6 +77,8 @@ from bmw.gateway.signals.signal_types import Signal
 from bmw.servicekit import errors
 from bmw.servicekit.auth import Principal
 
+#: An intervention code as signals accepts it (it is also a path segment: never a slash).
+INTERVENTION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 #: The length signals accepts for an ``Idempotency-Key``.
 IDEMPOTENCY_KEY_LENGTH = range(8, 201)
 
@@ -288,6 +291,15 @@ async def put_intervention(
     principal = info.context.caller
     try:
         _require_role(principal, (Role.PROVIDER_ADMIN,))
+        if not INTERVENTION_CODE.fullmatch(input_.code):
+            raise _invalid(
+                [
+                    errors.FieldError(
+                        path="input.code",
+                        message="1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                    )
+                ]
+            )
         saved, created = await SignalsApi(info.context.signals).put_intervention(
             input_.code,
             InterventionPutBody(
@@ -302,7 +314,10 @@ async def put_intervention(
                 active=input_.active,
             ),
         )
-    except errors.DomainError as error:
+    except errors.DomainError as refused:
+        error = refused
+        if isinstance(refused, errors.NotFound):  # signals has no route for this code: the code is what is wrong
+            error = _invalid([errors.FieldError(path="input.code", message="not a valid intervention code")])
         outcome = refusal(error)
         if isinstance(outcome, ValidationFailed | Forbidden | Conflict | ServiceUnavailable):
             return outcome

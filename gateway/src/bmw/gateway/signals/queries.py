@@ -17,7 +17,7 @@ from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError, argument_path, camel_case, graphql_error
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.inputs import parse_id
-from bmw.gateway.pagination import Connection, from_service_page, from_whole_list, page_size
+from bmw.gateway.pagination import Connection, check_window, from_service_page, from_whole_list, page_size
 from bmw.gateway.signals.account_types import AccountOverview, PortfolioAccount
 from bmw.gateway.signals.action_types import ManagementAction, ManagementActionTypeEffects, SecondmentObservation
 from bmw.gateway.signals.api import SignalsApi
@@ -42,7 +42,7 @@ from bmw.gateway.signals.types import TrendReport
 from bmw.servicekit.errors import DomainError, FieldError
 
 #: Signals' parameter names whose GraphQL argument is not just their camel case.
-_ARGUMENTS = {"cursor": "after", "limit": "first", "opportunity_id": "id"}
+_ARGUMENTS = {"cursor": "after", "limit": "first", "opportunity_id": "id", "signal_id": "id"}
 
 First = Annotated[int | None, strawberry.argument(description="Page size: 1 to 200, 50 when absent.")]
 After = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
@@ -148,6 +148,7 @@ async def interventions(
 ) -> Connection[Intervention] | None:
     """The catalogue in rank order, as signals shows it to the caller."""
     try:
+        check_window(first, after)
         found = await SignalsApi(info.context.signals).interventions(signal_kind=signal_kind)
         return from_whole_list([Intervention.of(item) for item in found], first=first, after=after)
     except DomainError as error:
@@ -220,6 +221,7 @@ async def account_overview(
 async def portfolio(info: GatewayInfo, first: First = None, after: After = None) -> Connection[PortfolioAccount] | None:
     """The caller's portfolio (provider admins: every client organisation), the nearest renewal first."""
     try:
+        check_window(first, after)
         lines = await SignalsApi(info.context.signals).portfolio()
         return from_whole_list([PortfolioAccount.of(line) for line in lines], first=first, after=after)
     except DomainError as error:
@@ -234,6 +236,7 @@ async def management_actions(
 ) -> Connection[ManagementAction] | None:
     """The organisation's recorded management actions, latest first."""
     try:
+        check_window(first, after)
         actions = await SignalsApi(info.context.signals).management_actions(uuid.UUID(tenant_id))
         return from_whole_list([ManagementAction.of(action) for action in actions], first=first, after=after)
     except DomainError as error:
@@ -261,6 +264,7 @@ async def secondment_observations(
 ) -> Connection[SecondmentObservation] | None:
     """The organisation's secondment observations, latest first."""
     try:
+        check_window(first, after)
         found = await SignalsApi(info.context.signals).secondment_observations(uuid.UUID(tenant_id), since=since)
         tenant_facing = is_tenant_facing(info.context.caller)
         nodes = [SecondmentObservation.of(item, tenant_facing=tenant_facing) for item in found]

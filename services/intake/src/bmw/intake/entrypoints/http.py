@@ -37,7 +37,7 @@ BreakGlassReason = Annotated[
     str | None,
     Header(
         alias="X-Break-Glass-Reason",
-        max_length=6 * MAX_REASON,
+        max_length=12 * MAX_REASON,  # a 4-byte UTF-8 character percent-encodes to 12 ASCII ones
         description="Why a social worker who is not assigned must read this case (logged as break-glass): "
         f"10 to {MAX_REASON} characters of UTF-8, percent-encoded (RFC 3986) where not plain ASCII, since an "
         "HTTP header carries ASCII only.",
