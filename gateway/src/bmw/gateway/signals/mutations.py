@@ -114,6 +114,16 @@ def _invalid(problems: list[errors.FieldError]) -> errors.InvalidInput:
     return errors.InvalidInput(f"invalid input: {names}", fields=problems)
 
 
+def _checked_id(raw: strawberry.ID, path: str, idempotency_key: str | None) -> uuid.UUID:
+    """The id a command acts on, checked with its idempotency key; ``InvalidInput`` naming both problems if any."""
+    problems: list[errors.FieldError] = []
+    parsed = parse_id(raw, path, problems)
+    _check_idempotency_key(idempotency_key, problems)
+    if problems or parsed is None:
+        raise _invalid(problems)
+    return parsed
+
+
 def _action_tenant(
     input_: RecordManagementActionInput, principal: Principal, problems: list[errors.FieldError]
 ) -> uuid.UUID | None:
@@ -207,11 +217,7 @@ async def review_signal(
     principal = info.context.caller
     try:
         _require_role(principal, REVIEWERS)
-        problems: list[errors.FieldError] = []
-        signal_id = parse_id(input_.signal_id, "input.signalId", problems)
-        _check_idempotency_key(input_.idempotency_key, problems)
-        if problems or signal_id is None:
-            raise _invalid(problems)
+        signal_id = _checked_id(input_.signal_id, "input.signalId", input_.idempotency_key)
         reviewed = await SignalsApi(info.context.signals).review_signal(
             signal_id,
             SignalReviewCreateBody(decision=input_.decision, reason=input_.reason, note=input_.note),
@@ -236,11 +242,7 @@ async def move_opportunity(
     principal = info.context.caller
     try:
         _require_role(principal, PIPELINE_ROLES)
-        problems: list[errors.FieldError] = []
-        opportunity_id = parse_id(input_.opportunity_id, "input.opportunityId", problems)
-        _check_idempotency_key(input_.idempotency_key, problems)
-        if problems or opportunity_id is None:
-            raise _invalid(problems)
+        opportunity_id = _checked_id(input_.opportunity_id, "input.opportunityId", input_.idempotency_key)
         moved = await SignalsApi(info.context.signals).move_opportunity(
             opportunity_id,
             OpportunityStageChangeBody(
@@ -267,11 +269,7 @@ async def add_opportunity_note(
     principal = info.context.caller
     try:
         _require_role(principal, PIPELINE_ROLES)
-        problems: list[errors.FieldError] = []
-        opportunity_id = parse_id(input_.opportunity_id, "input.opportunityId", problems)
-        _check_idempotency_key(input_.idempotency_key, problems)
-        if problems or opportunity_id is None:
-            raise _invalid(problems)
+        opportunity_id = _checked_id(input_.opportunity_id, "input.opportunityId", input_.idempotency_key)
         note = await SignalsApi(info.context.signals).add_note(
             opportunity_id, OpportunityNoteCreateBody(note=input_.note), idempotency_key=input_.idempotency_key
         )
