@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bmw.billing.adapters.tables import (
     ORGANISATION_ADDRESSES,
@@ -17,7 +19,11 @@ from bmw.billing.adapters.tables import (
     ORGANISATION_UNITS,
     ORGANISATIONS,
 )
+from bmw.billing.application import organisations as organisations_use
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
+from bmw.servicekit.db import session_factory
+from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.walls import NO_TENANT, WHOLE_SERVICE, TenantScope, scoped
 
 pytestmark = pytest.mark.integration
 
@@ -568,3 +574,93 @@ async def test_contacts_and_addresses_are_stored_in_their_own_rows(
         )
     assert [tuple(c) for c in contacts] == [("hr", 0), ("finance", 1)]
     assert sorted(kinds) == ["invoice", "visiting"]
+
+
+# -- tenant walls: row-level security holds where the application's filter is forgotten ------------------------
+
+
+async def test_a_query_without_a_tenant_filter_sees_only_the_scopes_organisations(
+    billing: ServiceUnderTest, admin: dict[str, str]
+) -> None:
+    """Connected as the service is (the tables' owner, held by FORCE ROW LEVEL SECURITY), not as the test's view."""
+    mine = (await register(billing, admin, full_profile() | {"org_units": [{"name": "Finance"}]}))["id"]
+    theirs = (await register(billing, admin, full_profile() | {"org_units": [{"name": "Inkoop"}]}))["id"]
+    engine = create_async_engine(billing.database_url)
+    uow = UnitOfWorkFactory(session_factory(engine))
+    everyone = select(ORGANISATIONS.c.id)  # no WHERE: what a forgetful query looks like
+    units = select(ORGANISATION_UNITS.c.tenant_id, ORGANISATION_UNITS.c.name)
+    try:
+        with scoped(TenantScope(tenant_ids=frozenset({uuid.UUID(mine)}))):
+            async with uow() as work:
+                seen = set((await work.session.scalars(everyone)).all())
+                seen_units = (await work.session.execute(units)).all()
+        assert seen == {uuid.UUID(mine)}
+        assert [(str(row.tenant_id), row.name) for row in seen_units] == [(mine, "Finance")]
+
+        with scoped(TenantScope(tenant_ids=frozenset({uuid.UUID(mine)}))):
+            async with uow(tenant_id=uuid.UUID(theirs)) as work:  # asking for another organisation narrows to none
+                assert (await work.session.scalars(everyone)).all() == []
+
+        with scoped(NO_TENANT):
+            async with uow() as work:
+                assert (await work.session.scalars(everyone)).all() == []
+
+        async with engine.connect() as bare:  # no scope set at all: the wall's default is no organisation
+            assert (await bare.execute(everyone)).all() == []
+
+        with scoped(WHOLE_SERVICE):
+            async with uow() as work:
+                assert {uuid.UUID(mine), uuid.UUID(theirs)} <= set((await work.session.scalars(everyone)).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_a_row_for_another_organisation_cannot_be_written_from_inside_a_scope(
+    billing: ServiceUnderTest, admin: dict[str, str]
+) -> None:
+    mine = uuid.UUID((await register(billing, admin, full_profile()))["id"])
+    theirs = uuid.UUID((await register(billing, admin, full_profile()))["id"])
+    engine = create_async_engine(billing.database_url)
+    uow = UnitOfWorkFactory(session_factory(engine))
+    try:
+        with scoped(TenantScope(tenant_ids=frozenset({mine}))), pytest.raises(DBAPIError, match="row-level security"):
+            async with uow() as work:
+                await work.session.execute(
+                    insert(ORGANISATION_UNITS).values(id=uuid.uuid4(), tenant_id=theirs, name="Planted")
+                )
+        with scoped(TenantScope(tenant_ids=frozenset({mine}))):
+            async with uow() as work:
+                moved = await work.session.execute(
+                    update(ORGANISATION_UNITS).where(ORGANISATION_UNITS.c.tenant_id == theirs).values(name="Taken")
+                )
+                assert moved.rowcount == 0, "another organisation's rows are not there to update"
+                await work.commit()
+    finally:
+        await engine.dispose()
+    async with billing.sessions() as session:
+        names = (
+            await session.scalars(select(ORGANISATION_UNITS.c.name).where(ORGANISATION_UNITS.c.tenant_id == theirs))
+        ).all()
+    assert "Planted" not in names and "Taken" not in names
+
+
+async def test_the_wall_holds_when_the_application_forgets_its_filter(
+    billing: ServiceUnderTest, dev_keys: Any, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = (await register(billing, admin, full_profile()))["id"]
+    theirs = (await register(billing, admin, full_profile()))["id"]
+    original = organisations_use.load_organisations
+
+    async def forgetful(session: Any, tenant_ids: Any) -> Any:
+        return await original(session, None)  # the filter the application should have passed, dropped
+
+    monkeypatch.setattr(organisations_use, "load_organisations", forgetful)
+    contact = bearer(dev_keys.mint("client_contact", tenant_id=mine))
+    listed = await billing.client.get("/client-organisations", headers=contact)
+    assert listed.status_code == 200, listed.text
+    assert [organisation["id"] for organisation in listed.json()] == [mine]
+    manager = bearer(dev_keys.mint("account_manager", portfolio=[theirs]))
+    portfolio = await billing.client.get("/client-organisations", headers=manager)
+    assert [organisation["id"] for organisation in portfolio.json()] == [theirs]
+    everything = await billing.client.get("/client-organisations", headers=admin)
+    assert {mine, theirs} <= {organisation["id"] for organisation in everything.json()}

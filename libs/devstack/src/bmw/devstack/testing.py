@@ -14,14 +14,14 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.billing import ClientRegistered, OrgUnit
 from bmw.devstack.published import service_settings, service_spec
 from bmw.devstack.pytest_plugin import DevKeys, TestInfra
 from bmw.servicekit.app import create_service_app
-from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.db import session_factory
 from bmw.servicekit.messaging import kafka_publisher
 from bmw.servicekit.migrations import upgrade
 from bmw.servicekit.tenants import ORG_UNITS
@@ -88,9 +88,12 @@ class ServiceUnderTest:
     """A service app running in process on real infrastructure, with what its tests need."""
 
     client: httpx.AsyncClient
+    #: Sessions that look at every organisation's rows (the tenant walls let them): what a test inspects.
     sessions: async_sessionmaker[AsyncSession]
     bootstrap: str
     publish: Callable[[Sequence[CloudEvent]], Awaitable[None]]
+    #: The service's own database URL, for a test that connects as the service does, behind its walls.
+    database_url: str = ""
 
     async def register_tenant(self, *unit_names: str, k_anonymity: int = 5) -> tuple[uuid.UUID, list[uuid.UUID]]:
         """Announce a client organisation as billing would, and wait until the service has applied it."""
@@ -126,13 +129,18 @@ async def service_under_test(
         **settings,
     }
     app = create_service_app(service_spec(service, service_settings(service, **values)))
-    engine = create_engine(database_url)
+    # The test's own view of the tables is the provider's: every organisation's rows (see bmw.servicekit.walls).
+    engine = create_async_engine(database_url, connect_args={"server_settings": {"app.all_tenants": "on"}})
     publisher = KafkaBroker(infra.kafka_bootstrap_servers, logger=None)
     await publisher.start()
     try:
         async with in_process(app) as client:
             yield ServiceUnderTest(
-                client, session_factory(engine), infra.kafka_bootstrap_servers, kafka_publisher(publisher)
+                client,
+                session_factory(engine),
+                infra.kafka_bootstrap_servers,
+                kafka_publisher(publisher),
+                database_url=database_url,
             )
     finally:
         await publisher.stop()

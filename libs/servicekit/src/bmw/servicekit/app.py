@@ -39,6 +39,7 @@ from bmw.servicekit.messaging import (
 from bmw.servicekit.outbox import OutboxRelay
 from bmw.servicekit.settings import Environment, ServiceSettings
 from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.walls import NO_TENANT, set_scope
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,9 @@ class FlowContextMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         request_id = uuid.uuid4().hex
         correlation = headers.get("x-correlation-id") or request_id
+        # No organisation until the caller is verified (get_principal): a route that never asks who calls reaches no
+        # tenant's rows.
+        set_scope(NO_TENANT)
         token = set_flow(
             FlowContext(
                 correlation_id=correlation[:128],

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bmw.servicekit.walls import apply_scope, current_scope
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -33,7 +35,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
-    """Scope the current transaction to one tenant (read by row-level security policies).
+    """Scope the current transaction to one tenant, within what the current scope reaches (see ``walls``).
 
     ``set_config(..., true)`` is transaction-local: unlike a plain SET it cannot leak to the next
     user of a pooled connection, and it takes a bind parameter.
@@ -42,6 +44,8 @@ async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None
         text("SELECT set_config('app.tenant_id', :tenant, true)"),
         {"tenant": str(tenant_id) if tenant_id else ""},
     )
+    scope = current_scope()
+    await apply_scope(session, scope.narrowed_to(tenant_id) if tenant_id else scope)
 
 
 @asynccontextmanager
@@ -50,6 +54,5 @@ async def transaction(
 ) -> AsyncIterator[AsyncSession]:
     """A session in one transaction: committed on success, rolled back on any error."""
     async with factory() as session, session.begin():
-        if tenant_id is not None:
-            await set_tenant(session, tenant_id)
+        await set_tenant(session, tenant_id)
         yield session

@@ -38,6 +38,9 @@ def run_env(target_metadata: MetaData | list[MetaData]) -> None:
         return
 
     def do_run(connection: Connection) -> None:
+        # A migration that moves data works on every organisation's rows: the tenant walls (see ``walls``) let it.
+        connection.exec_driver_sql("SELECT set_config('app.all_tenants', 'on', false)")
+        connection.commit()  # session-level: it outlives this statement's transaction; alembic opens its own
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -47,8 +47,8 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         await self._session.begin()
-        if self._tenant_id is not None:
-            await set_tenant(self._session, self._tenant_id)
+        # Every transaction carries its tenant scope, which the tables' row-level security reads.
+        await set_tenant(self._session, self._tenant_id)
         return self
 
     async def __aexit__(

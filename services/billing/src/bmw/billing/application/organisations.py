@@ -541,7 +541,7 @@ async def register_client_organisation(
         )
     )
     try:
-        async with uow(tenant_id=organisation.id) as work:
+        async with uow() as work:  # kvk numbers and unit ids are unique across organisations
             await _refuse_taken_kvk_number(work.session, organisation)
             await _refuse_taken_unit_ids(work.session, command.org_units, "body.org_units.{index}.id")
             await work.session.execute(

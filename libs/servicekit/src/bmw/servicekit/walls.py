@@ -1,0 +1,154 @@
+"""Tenant walls in PostgreSQL: row-level security that holds even where application code forgets its filter.
+
+Every transaction of a unit of work carries a *tenant scope* in two transaction-local settings (``set_config(...,
+true)``, so a pooled connection never carries one request's scope into the next):
+
+- ``app.all_tenants`` = ``on`` for the provider's own view (provider admins, social workers, and the service's
+  background work: consumers, periodic jobs, migrations);
+- ``app.tenant_ids`` = ``{uuid,...}``, the organisations the caller may see otherwise (its own, or an account
+  manager's portfolio).
+
+A table behind a wall has ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and one policy, ``tenant_wall``, that
+admits a row only when ``bmw_may_see(tenant_id)``: so the table's owner is held by it too, and a query without a
+``WHERE tenant_id = ...`` still sees only the caller's organisations. A row of a table without its own tenant column
+(an invoice line) is admitted when its parent row is visible, through the parent's own wall.
+
+Where the scope comes from: an HTTP request starts with no organisation at all (``FlowContextMiddleware``); the
+verified caller's token widens it (``get_principal``); a unit of work opened for one tenant narrows it to that one,
+if the caller may see it. Code outside a request (consumers, jobs) works with the service's whole data.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bmw.contracts.taxonomy import TENANT_BOUND_ROLES, Role
+from bmw.servicekit.auth import Principal
+
+#: The SQL function every policy calls; created by the first migration that builds a wall.
+MAY_SEE_FUNCTION = """
+CREATE OR REPLACE FUNCTION bmw_may_see(tenant uuid) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(current_setting('app.all_tenants', true), '') = 'on'
+      OR tenant = ANY (coalesce(nullif(current_setting('app.tenant_ids', true), ''), '{}')::uuid[])
+$$
+"""
+
+
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """Which client organisations' rows a transaction may touch."""
+
+    all_tenants: bool = False
+    tenant_ids: frozenset[uuid.UUID] = frozenset()
+
+    @classmethod
+    def of(cls, principal: Principal) -> TenantScope:
+        """What the caller's roles reach, as ``Principal.may_act_for`` says."""
+        if principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER):
+            return WHOLE_SERVICE
+        reach: set[uuid.UUID] = set()
+        if principal.has_role(Role.ACCOUNT_MANAGER):
+            reach |= principal.portfolio
+        if principal.tenant_id is not None and principal.roles & TENANT_BOUND_ROLES:
+            reach.add(principal.tenant_id)
+        return cls(tenant_ids=frozenset(reach))
+
+    def narrowed_to(self, tenant_id: uuid.UUID) -> TenantScope:
+        """Only ``tenant_id``, if this scope reaches it; else nothing."""
+        if self.all_tenants or tenant_id in self.tenant_ids:
+            return TenantScope(tenant_ids=frozenset({tenant_id}))
+        return NO_TENANT
+
+    def settings(self) -> dict[str, str]:
+        """The values of ``app.all_tenants`` and ``app.tenant_ids`` for this scope."""
+        ids = ",".join(sorted(str(tenant) for tenant in self.tenant_ids))
+        return {"all_tenants": "on" if self.all_tenants else "off", "tenant_ids": "{" + ids + "}"}
+
+
+#: The service's whole data: background work, and the provider's own staff.
+WHOLE_SERVICE = TenantScope(all_tenants=True)
+#: No organisation: a request before its caller is known.
+NO_TENANT = TenantScope()
+
+_scope: ContextVar[TenantScope] = ContextVar("bmw_tenant_scope", default=WHOLE_SERVICE)
+
+
+def current_scope() -> TenantScope:
+    """The scope units of work opened now get."""
+    return _scope.get()
+
+
+def set_scope(scope: TenantScope) -> None:
+    """Set the scope for the rest of the current task (an HTTP request)."""
+    _scope.set(scope)
+
+
+@contextmanager
+def scoped(scope: TenantScope) -> Iterator[None]:
+    """Work inside ``scope`` for the duration of the block (tests, one-off scripts)."""
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+async def apply_scope(session: AsyncSession, scope: TenantScope) -> None:
+    """Put ``scope`` on the session's current transaction (transaction-local: it ends with the transaction)."""
+    values = scope.settings()
+    await session.execute(
+        text(
+            "SELECT set_config('app.all_tenants', :all_tenants, true), set_config('app.tenant_ids', :tenant_ids, true)"
+        ),
+        values,
+    )
+
+
+def _name(identifier: str) -> str:
+    """A table or column name of a migration, checked to be a plain SQL identifier (it goes into DDL as text)."""
+    if not IDENTIFIER.fullmatch(identifier):
+        raise ValueError(f"not a plain SQL identifier: {identifier!r}")
+    return identifier
+
+
+def wall_statements(table: str, *, column: str = "tenant_id") -> list[str]:
+    """The DDL that puts ``table`` behind a wall on its own tenant column (``id`` for the organisations table)."""
+    table, column = _name(table), _name(column)
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_wall ON {table} USING (bmw_may_see({column})) WITH CHECK (bmw_may_see({column}))",
+    ]
+
+
+def child_wall_statements(table: str, *, parent: str, key: str, parent_key: str = "id") -> list[str]:
+    """The DDL that puts ``table`` behind its parent's wall: a row is visible when its parent row is."""
+    table, parent, key, parent_key = _name(table), _name(parent), _name(key), _name(parent_key)
+    visible = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_key} = {table}.{key})"  # noqa: S608 - checked names
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_wall ON {table} USING ({visible}) WITH CHECK ({visible})",
+    ]
+
+
+def drop_wall_statements(table: str) -> list[str]:
+    """Undo ``wall_statements`` / ``child_wall_statements`` (downgrades)."""
+    table = _name(table)
+    return [
+        f"DROP POLICY IF EXISTS tenant_wall ON {table}",
+        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
+    ]
