@@ -44,6 +44,7 @@ async def intake(infra: Any, dev_keys: Any) -> AsyncIterator[SimpleNamespace]:
             bootstrap=service.bootstrap,
             publish=service.publish,
             sessions=service.sessions,
+            database_url=service.database_url,
             use_cases=use_cases,
         )
 

@@ -9,8 +9,15 @@ from typing import Any
 
 import jwt
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bmw.devstack.testing import bearer, read_topic
+from bmw.intake.adapters.repository import IntakeRepository
+from bmw.intake.adapters.tables import CASES, CONSENTS, PERSONS, REFERRALS
+from bmw.servicekit.db import session_factory
+from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.walls import WHOLE_SERVICE, TenantScope, scoped
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +245,63 @@ async def test_a_token_that_is_both_employee_and_client_contact_never_gets_detai
     assert [(item["id"], item["details"]["category"]) for item in alone.json()["items"]] == [
         (mine.json()["id"], "reorganisation_uncertainty")
     ]
+
+
+# -- tenant walls: row-level security holds where the application's filter is forgotten ------------------------
+
+
+async def test_the_wall_holds_when_the_referral_list_forgets_its_tenant_filter(
+    intake: Any, dev_keys: Any, body: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, (my_unit,) = await intake.register_tenant("Magazijn")
+    theirs, (their_unit,) = await intake.register_tenant("Magazijn")
+    contact = dev_keys.mint("client_contact", tenant_id=mine)
+    for tenant, unit in ((mine, my_unit), (theirs, their_unit)):
+        sent = await intake.client.post(
+            "/referrals", json=body(unit), headers=bearer(dev_keys.mint("client_contact", tenant_id=tenant))
+        )
+        assert sent.status_code == 201, sent.text
+
+    async def forgetful(self: IntakeRepository, *, limit: int, **_: Any) -> list[tuple[Any, Any]]:
+        rows = (await self.session.execute(select(REFERRALS).limit(limit))).all()  # no WHERE tenant_id = ...
+        return [(self._referral(row), None) for row in rows]
+
+    monkeypatch.setattr(IntakeRepository, "referrals_page", forgetful)
+    listed = await intake.client.get("/referrals", params={"limit": 100}, headers=bearer(contact))
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"], "the organisation's own referral is listed"
+    assert {item["tenant_id"] for item in listed.json()["items"]} == {str(mine)}
+
+
+async def test_people_cases_and_dossiers_of_another_organisation_are_invisible_inside_a_scope(
+    intake: Any, dev_keys: Any, body: Any
+) -> None:
+    mine, (my_unit,) = await intake.register_tenant("Kantoor")
+    theirs, (their_unit,) = await intake.register_tenant("Kantoor")
+    for tenant, unit in ((mine, my_unit), (theirs, their_unit)):
+        sent = await intake.client.post(
+            "/referrals", json=body(unit), headers=bearer(dev_keys.mint("client_contact", tenant_id=tenant))
+        )
+        assert sent.status_code == 201, sent.text
+    engine = create_async_engine(intake.database_url)  # as the service connects: held by FORCE ROW LEVEL SECURITY
+    uow = UnitOfWorkFactory(session_factory(engine))
+    try:
+        with scoped(TenantScope(tenant_ids=frozenset({mine}))):
+            async with uow() as work:
+                people = set((await work.session.scalars(select(PERSONS.c.tenant_id))).all())
+                cases = set((await work.session.scalars(select(CASES.c.tenant_id))).all())
+                consents = (await work.session.execute(select(CONSENTS.c.person_id))).all()
+                owners = set(
+                    (
+                        await work.session.scalars(
+                            select(PERSONS.c.tenant_id).where(PERSONS.c.id.in_([row.person_id for row in consents]))
+                        )
+                    ).all()
+                )
+        assert people == {mine} and cases == {mine}
+        assert owners <= {mine}, "a consent is visible only with its person"
+        with scoped(WHOLE_SERVICE):
+            async with uow() as work:
+                assert {mine, theirs} <= set((await work.session.scalars(select(CASES.c.tenant_id))).all())
+    finally:
+        await engine.dispose()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -134,9 +134,12 @@ def wall_statements(table: str, *, column: str = "tenant_id") -> list[str]:
 
 
 def child_wall_statements(table: str, *, parent: str, key: str, parent_key: str = "id") -> list[str]:
-    """The DDL that puts ``table`` behind its parent's wall: a row is visible when its parent row is."""
+    """The DDL that puts ``table`` behind its parent's wall: a row is visible when its parent row is (or, for the
+    whole service's view, always: also a row whose ``key`` is null)."""
     table, parent, key, parent_key = _name(table), _name(parent), _name(key), _name(parent_key)
-    visible = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_key} = {table}.{key})"  # noqa: S608 - checked names
+    # bmw_may_see(NULL) is true only for the whole service's view: it also admits rows without a parent.
+    parent_visible = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_key} = {table}.{key})"  # noqa: S608 - checked
+    visible = f"bmw_may_see(NULL) OR {parent_visible}"
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
@@ -152,3 +155,17 @@ def drop_wall_statements(table: str) -> list[str]:
         f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
     ]
+
+
+def wall_migration(own: Mapping[str, str], children: Sequence[tuple[str, str, str]]) -> tuple[list[str], list[str]]:
+    """The upgrade and downgrade statements of a migration that puts a service's tables behind walls: ``own`` maps a
+    table to its tenant column, ``children`` are ``(table, parent, key)``. The upgrade (re)creates ``bmw_may_see``."""
+    upgrade = [MAY_SEE_FUNCTION]
+    for table, column in own.items():
+        upgrade += wall_statements(table, column=column)
+    for table, parent, key in children:
+        upgrade += child_wall_statements(table, parent=parent, key=key)
+    walled = [*own, *(child for child, _, _ in children)]
+    downgrade = [statement for table in walled for statement in drop_wall_statements(table)]
+    downgrade.append("DROP FUNCTION IF EXISTS bmw_may_see(uuid)")
+    return upgrade, downgrade

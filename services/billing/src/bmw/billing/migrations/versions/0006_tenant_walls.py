@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from bmw.servicekit.walls import MAY_SEE_FUNCTION, child_wall_statements, drop_wall_statements, wall_statements
+from bmw.servicekit.walls import wall_migration
 
 revision: str = '0006'
 down_revision: str | None = '0005'
@@ -37,18 +37,14 @@ CHILD_WALLS = [
 ]
 
 
+UPGRADE, DOWNGRADE = wall_migration(OWN_WALLS, CHILD_WALLS)
+
+
 def upgrade() -> None:
-    op.execute(MAY_SEE_FUNCTION)
-    for table, column in OWN_WALLS.items():
-        for statement in wall_statements(table, column=column):
-            op.execute(statement)
-    for table, parent, key in CHILD_WALLS:
-        for statement in child_wall_statements(table, parent=parent, key=key):
-            op.execute(statement)
+    for statement in UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    for table in [*OWN_WALLS, *(child for child, _, _ in CHILD_WALLS)]:
-        for statement in drop_wall_statements(table):
-            op.execute(statement)
-    op.execute('DROP FUNCTION IF EXISTS bmw_may_see(uuid)')
+    for statement in DOWNGRADE:
+        op.execute(statement)
