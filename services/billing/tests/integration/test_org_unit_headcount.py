@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bmw.billing.adapters.tables import ORGANISATION_UNITS
 from bmw.contracts.events.billing import ClientRegistered, ClientUpdated
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
-from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.db import create_engine, session_factory, transaction
 from bmw.servicekit.migrations import upgrade
 from bmw.servicekit.tenants import TENANT_METADATA, OrgUnitRow, apply_profile, org_units
 
@@ -193,9 +193,10 @@ async def test_the_headcount_reaches_the_local_copy_of_each_service_that_keeps_o
         async with engine.connect() as connection:
             assert await connection.run_sync(_tenant_copy_differences) == []
         sessions = session_factory(engine)
-        async with sessions() as session, session.begin():
+        # In transactions as the service's units of work open them: behind its tenant walls, with the whole view.
+        async with transaction(sessions) as session:
             await apply_profile(session, ClientRegistered.model_validate(registered))
-        async with sessions() as session:
+        async with transaction(sessions) as session:
             copied = await org_units(session, uuid.UUID(tenant))
     finally:
         await engine.dispose()
