@@ -14,6 +14,7 @@ from bmw.contracts.events.base import EventData
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.db import set_tenant
 from bmw.servicekit.outbox import add_to_outbox
+from bmw.servicekit.walls import WHOLE_SERVICE, TenantScope, apply_scope
 
 
 class UnitOfWork:
@@ -25,9 +26,12 @@ class UnitOfWork:
         *,
         tenant_id: uuid.UUID | None = None,
         on_commit: Callable[[], None] | None = None,
+        scope: TenantScope | None = None,
     ) -> None:
         self._sessions = sessions
         self._tenant_id = tenant_id
+        #: A scope of its own instead of the current one (``UnitOfWorkFactory.provider_wide``).
+        self._scope = scope
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
         self._emitted: list[CloudEvent] = []
@@ -48,7 +52,10 @@ class UnitOfWork:
         self._session = self._sessions()
         await self._session.begin()
         # Every transaction carries its tenant scope, which the tables' row-level security reads.
-        await set_tenant(self._session, self._tenant_id)
+        if self._scope is not None:
+            await apply_scope(self._session, self._scope)
+        else:
+            await set_tenant(self._session, self._tenant_id)
         return self
 
     async def __aexit__(
@@ -92,4 +99,11 @@ class UnitOfWorkFactory:
         self._on_commit = on_commit
 
     def __call__(self, *, tenant_id: uuid.UUID | None = None) -> UnitOfWork:
+        """A unit of work in the current tenant scope, narrowed to ``tenant_id`` when given."""
         return UnitOfWork(self.sessions, tenant_id=tenant_id, on_commit=self._on_commit)
+
+    def provider_wide(self) -> UnitOfWork:
+        """A unit of work over every organisation's rows whoever calls: only for what the provider computes across
+        its clients and shows no organisation's rows of (pooled statistics, a catalogue's track record), after the
+        caller's right to that result was checked. Each use says why."""
+        return UnitOfWork(self.sessions, on_commit=self._on_commit, scope=WHOLE_SERVICE)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -114,6 +114,32 @@ async def apply_scope(session: AsyncSession, scope: TenantScope) -> None:
         ),
         values,
     )
+
+
+@asynccontextmanager
+async def whole_service_view(session: AsyncSession) -> AsyncIterator[None]:
+    """Inside a transaction, read every organisation's rows for an aggregate the provider computes across its
+    clients (a catalogue's track record), then return to the transaction's own scope. Only for results that show no
+    organisation's rows; each use says why."""
+    previous = (
+        await session.execute(
+            text(
+                "SELECT current_setting('app.all_tenants', true) AS all_tenants, "
+                "current_setting('app.tenant_ids', true) AS tenant_ids"
+            )
+        )
+    ).one()
+    await apply_scope(session, WHOLE_SERVICE)
+    try:
+        yield
+    finally:
+        await session.execute(
+            text(
+                "SELECT set_config('app.all_tenants', :all_tenants, true), "
+                "set_config('app.tenant_ids', :tenant_ids, true)"
+            ),
+            {"all_tenants": previous.all_tenants or "off", "tenant_ids": previous.tenant_ids or "{}"},
+        )
 
 
 def _name(identifier: str) -> str:

@@ -755,7 +755,9 @@ async def action_type_effects(
     current_week = monday(today or today_in_amsterdam())
     latest_action_week = current_week - timedelta(weeks=MIN_WEEKS_AFTER)
     effects: dict[Category, list[ActionEffect]] = defaultdict(list)
-    async with uow() as work:
+    # Pooled across every client organisation (an account manager's walls reach only their portfolio); the report
+    # names none of them and is the provider staff's alone, checked above.
+    async with uow.provider_wide() as work:
         session = work.session
         rows = (
             await session.execute(

@@ -27,6 +27,7 @@ from bmw.contracts.taxonomy import OpportunityStage, ProductKind, Role, SignalKi
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Conflict, FieldError, InvalidInput
 from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.walls import whole_service_view
 from bmw.signals.adapters.catalogue import CatalogueEntry, default_for
 from bmw.signals.adapters.tables import CONTRACTS, INTERVENTIONS, OPPORTUNITIES
 from bmw.signals.domain.weeks import AMSTERDAM
@@ -164,19 +165,28 @@ async def tenant_products(session: AsyncSession, tenant_id: uuid.UUID) -> dict[P
 
 
 async def track_record(session: AsyncSession, kind: SignalKind) -> dict[str, tuple[int, int]]:
-    """(won, lost) per intervention code among the closed opportunities of a signal kind, all tenants."""
-    won = await session.execute(
-        select(OPPORTUNITIES.c.won_intervention, func.count())
-        .where(OPPORTUNITIES.c.kind == kind.value, OPPORTUNITIES.c.stage == OpportunityStage.WON.value)
-        .group_by(OPPORTUNITIES.c.won_intervention)
-    )
+    """(won, lost) per intervention code among the closed opportunities of a signal kind, all tenants.
+
+    Counted across every client organisation whoever asks (an account manager's walls reach only their portfolio):
+    the result is counts per intervention code, naming no organisation.
+    """
     # PostgreSQL arrays count from 1: recommended[1] is what was offered first.
     first = OPPORTUNITIES.c.recommended[1]
-    lost = await session.execute(
-        select(first, func.count())
-        .where(OPPORTUNITIES.c.kind == kind.value, OPPORTUNITIES.c.stage == OpportunityStage.LOST.value)
-        .group_by(first)
-    )
+    async with whole_service_view(session):
+        won = (
+            await session.execute(
+                select(OPPORTUNITIES.c.won_intervention, func.count())
+                .where(OPPORTUNITIES.c.kind == kind.value, OPPORTUNITIES.c.stage == OpportunityStage.WON.value)
+                .group_by(OPPORTUNITIES.c.won_intervention)
+            )
+        ).all()
+        lost = (
+            await session.execute(
+                select(first, func.count())
+                .where(OPPORTUNITIES.c.kind == kind.value, OPPORTUNITIES.c.stage == OpportunityStage.LOST.value)
+                .group_by(first)
+            )
+        ).all()
     record: dict[str, tuple[int, int]] = {}
     for code, count in won:
         if code is not None:

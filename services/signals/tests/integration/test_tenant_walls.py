@@ -1,0 +1,83 @@
+"""Signals behind its tenant walls: a scope sees its own organisations' rows, and the provider-wide aggregates
+(a catalogue's track record) still count every organisation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bmw.contracts.taxonomy import SignalKind
+from bmw.devstack.testing import ServiceUnderTest
+from bmw.servicekit.db import session_factory
+from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.walls import TenantScope, scoped
+from bmw.signals.adapters.tables import OPPORTUNITIES, SIGNALS
+from bmw.signals.application.interventions import track_record
+
+pytestmark = pytest.mark.integration
+
+CODE = "wall_test_coaching"
+
+
+async def _won_opportunity(signals: ServiceUnderTest, tenant: uuid.UUID, raised_week: date) -> None:
+    """A confirmed reorganisation wave of ``tenant`` whose opportunity was won with ``CODE``."""
+    signal_id = uuid.uuid4()
+    async with signals.sessions() as session, session.begin():
+        await session.execute(
+            insert(SIGNALS).values(
+                id=signal_id,
+                tenant_id=tenant,
+                org_unit_id=None,
+                kind="reorganisation_wave",
+                raised_week=raised_week,
+                review_status="confirmed",
+                status="open",
+                method="poisson_tail",
+                observed=9,
+                expected=2.0,
+                score=4.0,
+                suppressed=False,
+                evidence={"counts": [9]},
+            )
+        )
+        await session.execute(
+            insert(OPPORTUNITIES).values(
+                id=uuid.uuid4(),
+                tenant_id=tenant,
+                signal_id=signal_id,
+                kind="reorganisation_wave",
+                org_unit_id=None,
+                stage="won",
+                recommended=[CODE],
+                won_intervention=CODE,
+                estimated_value_cents=100000,
+                evidence_text="A rise.",
+            )
+        )
+
+
+async def test_a_scope_sees_its_own_opportunities_and_the_track_record_counts_everyone(
+    signals: ServiceUnderTest,
+) -> None:
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    for tenant, week in ((mine, date(2026, 3, 2)), (theirs, date(2026, 3, 2)), (theirs, date(2026, 3, 9))):
+        await _won_opportunity(signals, tenant, week)
+    engine = create_async_engine(signals.database_url)  # as the service connects: held by its walls
+    uow = UnitOfWorkFactory(session_factory(engine))
+    sold = select(OPPORTUNITIES.c.tenant_id).where(OPPORTUNITIES.c.won_intervention == CODE)  # no tenant filter
+    try:
+        with scoped(TenantScope(tenant_ids=frozenset({mine}))):
+            async with uow() as work:
+                visible = (await work.session.scalars(sold)).all()
+                record = await track_record(work.session, SignalKind.REORGANISATION_WAVE)
+                after: Any = (await work.session.scalars(sold)).all()
+    finally:
+        await engine.dispose()
+    assert visible == [mine], "an account manager of one organisation sees its opportunities only"
+    assert record[CODE] == (3, 0), "the track record counts the wins of every organisation"
+    assert after == [mine], "and the transaction returns to its own scope afterwards"
