@@ -90,6 +90,40 @@ async def test_free_slots_respect_office_hours_and_shrink_around_a_booking(
     assert late_evening.status_code == 409, "outside working hours"
 
 
+async def test_another_organisations_booking_takes_the_workers_time_behind_the_tenant_walls(
+    agenda: ServiceUnderTest, dev_keys: Any
+) -> None:
+    """A client contact's walls hide the other organisation's appointments, never the time they take."""
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    worker_id, worker = await new_worker(agenda, dev_keys, mine, tenant_ids=[str(mine), str(theirs)])
+    start = next_monday_nine()
+    booked = await agenda.client.post(
+        "/appointments",
+        json={"worker_id": worker_id, "tenant_id": str(theirs), "kind": "consult", "start": start.isoformat()},
+        headers=worker,
+    )
+    assert booked.status_code == 201, booked.text
+    contact = bearer(dev_keys.mint("client_contact", tenant_id=mine))
+    params = {
+        "tenant_id": str(mine),
+        "from": start.isoformat(),
+        "to": (start + timedelta(hours=3)).isoformat(),
+        "kind": "manager_consultation",
+    }
+    offered = await agenda.client.get("/free-slots", params=params, headers=contact)
+    assert offered.status_code == 200, offered.text
+    slots = offered.json()["slots"]
+    starts = [datetime.fromisoformat(slot["start"]) for slot in slots if slot["worker_id"] == worker_id]
+    assert starts, "the worker has time later that morning"
+    assert all(slot >= start + timedelta(minutes=45 + 15) for slot in starts), "the other organisation's consult"
+    seen = await agenda.client.get(
+        "/appointments",
+        params={"from": start.isoformat(), "to": (start + timedelta(hours=3)).isoformat()},
+        headers=contact,
+    )
+    assert seen.status_code == 200 and seen.json()["items"] == [], "its appointment itself stays invisible"
+
+
 async def test_cancelling_records_who_and_whether_it_was_late(agenda: ServiceUnderTest, dev_keys: Any) -> None:
     tenant = uuid.uuid4()
     worker_id, worker = await new_worker(agenda, dev_keys, tenant, weekly_hours=EVERY_DAY)

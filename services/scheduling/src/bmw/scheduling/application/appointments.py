@@ -22,6 +22,7 @@ from bmw.contracts.taxonomy import DEFAULT_DURATION_MINUTES, AppointmentKind, Ca
 from bmw.scheduling.adapters.tables import ABSENCES, APPOINTMENTS, EXTRA_HOURS, PENDING_INTAKES, WORKERS
 from bmw.scheduling.domain.availability import WorkingHours, iter_free_slots
 from bmw.servicekit.uow import UnitOfWork
+from bmw.servicekit.walls import whole_service_view
 
 logger = logging.getLogger(__name__)
 
@@ -134,15 +135,22 @@ Intervals = list[tuple[datetime, datetime]]
 async def busy_intervals(
     session: AsyncSession, worker_id: uuid.UUID, start: datetime, end: datetime
 ) -> tuple[Intervals, Intervals, Intervals]:
-    """The worker's active appointments, absences and one-off extra hours that touch [start, end)."""
-    appointments = await session.execute(
-        select(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.ends_at).where(
-            APPOINTMENTS.c.worker_id == worker_id,
-            APPOINTMENTS.c.status != "cancelled",
-            APPOINTMENTS.c.ends_at > start - BUFFER,
-            APPOINTMENTS.c.starts_at < end + BUFFER,
-        )
-    )
+    """The worker's active appointments, absences and one-off extra hours that touch [start, end).
+
+    A worker serves several client organisations: their time is taken by every organisation's appointments, which
+    are read across the walls here, as times only (nothing of whom they are for leaves this function).
+    """
+    async with whole_service_view(session):
+        appointments = (
+            await session.execute(
+                select(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.ends_at).where(
+                    APPOINTMENTS.c.worker_id == worker_id,
+                    APPOINTMENTS.c.status != "cancelled",
+                    APPOINTMENTS.c.ends_at > start - BUFFER,
+                    APPOINTMENTS.c.starts_at < end + BUFFER,
+                )
+            )
+        ).all()
     absences = await session.execute(
         select(ABSENCES.c.starts_at, ABSENCES.c.ends_at).where(
             ABSENCES.c.worker_id == worker_id, ABSENCES.c.ends_at > start, ABSENCES.c.starts_at < end

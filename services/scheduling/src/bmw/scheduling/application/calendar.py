@@ -32,6 +32,7 @@ from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import Forbidden, NotFound
 from bmw.servicekit.tenants import CLIENT_ORGANISATIONS
 from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.servicekit.walls import WHOLE_SERVICE, TenantScope, apply_scope
 
 #: A feed shows the last 30 days (recent history) and the next 180 days.
 FEED_PAST = timedelta(days=30)
@@ -249,8 +250,11 @@ async def feed_calendar(token: str, *, uow: UnitOfWorkFactory, now: datetime | N
         ).first()
         if feed is None:
             raise NotFound("calendar feed not found")
+        # The feed's secret stands in for a token: its owner's reach is the transaction's tenant scope from here.
         if feed.scope == FeedScope.WORKER.value:
+            await apply_scope(work.session, WHOLE_SERVICE)  # a social worker's own agenda spans organisations
             return await _worker_calendar(work.session, feed.owner_id, moment)
+        await apply_scope(work.session, TenantScope(tenant_ids=frozenset({feed.owner_id})))
         return await _workshop_calendar(work.session, feed.owner_id, moment)
 
 
