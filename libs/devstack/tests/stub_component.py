@@ -34,7 +34,9 @@ def main() -> None:
         print(f"{component}: cannot start, simulated failure", flush=True)
         sys.exit(3)
     if command == "migrate":
-        migrate(os.environ[f"{component.upper()}_DATABASE_URL"])
+        # as bmw.servicekit.cli does: migrations run as the database's owner
+        prefix = component.upper()
+        migrate(os.environ.get(f"{prefix}_MIGRATION_DATABASE_URL") or os.environ[f"{prefix}_DATABASE_URL"])
         print(f"{component}: database schema is up to date")
         return
     host = rest[rest.index("--host") + 1]

@@ -77,10 +77,12 @@ def test_stack_with_embedded_infrastructure(workdir: Path) -> None:
         assert state["kafka_bootstrap_servers"] == stack.broker.bootstrap_servers
         for name in SERVICES:
             service = state["services"][name]
+            # the service runs as a role that owns nothing; its migrations run as the database's owner
             assert (
                 service["database_url"]
-                == f"postgresql+asyncpg://bmw_{name}@/bmw_{name}?host={stack.postgres.socket_dir}"
+                == f"postgresql+asyncpg://bmw_{name}_app@/bmw_{name}?host={stack.postgres.socket_dir}"
             )
+            owner_url = f"postgresql+asyncpg://bmw_{name}@/bmw_{name}?host={stack.postgres.socket_dir}"
             assert httpx.get(f"{service['url']}/readyz").status_code == 200
             env = record(records, f"{name}-serve")
             assert env["BMW_ENVIRONMENT"] == "development"
@@ -88,10 +90,14 @@ def test_stack_with_embedded_infrastructure(workdir: Path) -> None:
             assert env[f"{name.upper()}_DATABASE_URL"] == service["database_url"]
             assert env["BMW_JWT_ISSUER"] == "bmw-dev" and env["BMW_JWT_AUDIENCE"] == "bmw"
             assert env["BMW_JWT_PUBLIC_KEY"].startswith("-----BEGIN PUBLIC KEY-----")
-            assert record(records, f"{name}-migrate")[f"{name.upper()}_DATABASE_URL"] == service["database_url"]
-            # the stand-in migration really ran against the service's own database
+            assert record(records, f"{name}-migrate")[f"{name.upper()}_MIGRATION_DATABASE_URL"] == owner_url
+            # the stand-in migration really ran against the service's own database, as its owner; the service's
+            # role may use the table but not change it
             with psycopg.connect(libpq_url(service["database_url"])) as conn:
                 assert conn.execute("SELECT to_regclass('stub_migrated')").fetchone() == ("stub_migrated",)
+                assert conn.execute("SELECT count(*) FROM stub_migrated").fetchone() == (0,)
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute("DROP TABLE stub_migrated")
         gateway = record(records, "gateway-serve")
         for name in SERVICES:
             assert gateway[f"GATEWAY_{name.upper()}_URL"] == state["services"][name]["url"]
@@ -139,7 +145,9 @@ def test_a_failing_service_stops_everything_and_reports_its_log(workdir: Path, i
     assert len(started) >= 8  # four migrations, then the services
     assert not any(running(pid) for pid in started)
     # provisioned through the admin URL: roles with passwords, since such a server is usually reached over TCP
-    assert record(records, "intake-migrate")["INTAKE_DATABASE_URL"].startswith("postgresql+asyncpg://bmw_intake:")
+    migrate = record(records, "intake-migrate")
+    assert migrate["INTAKE_MIGRATION_DATABASE_URL"].startswith("postgresql+asyncpg://bmw_intake:")
+    assert migrate["INTAKE_DATABASE_URL"].startswith("postgresql+asyncpg://bmw_intake_app:")
 
 
 def test_busy_base_port_is_refused(workdir: Path, infra: TestInfra) -> None:

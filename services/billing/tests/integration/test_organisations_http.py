@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -664,3 +664,32 @@ async def test_the_wall_holds_when_the_application_forgets_its_filter(
     assert [organisation["id"] for organisation in portfolio.json()] == [theirs]
     everything = await billing.client.get("/client-organisations", headers=admin)
     assert {mine, theirs} <= {organisation["id"] for organisation in everything.json()}
+
+
+async def test_the_role_the_service_runs_as_owns_nothing_and_cannot_take_the_walls_down(
+    billing: ServiceUnderTest,
+) -> None:
+    engine = create_async_engine(billing.database_url)
+    try:
+        async with engine.connect() as connection:
+            me = await connection.scalar(text("SELECT current_user"))
+            bypass = await connection.scalar(
+                text("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            )
+            owned = await connection.scalar(text("SELECT count(*) FROM pg_tables WHERE tableowner = current_user"))
+            assert (me.endswith("_app"), bypass, owned) == (True, False, 0)
+        for attempt in (
+            "ALTER TABLE organisations DISABLE ROW LEVEL SECURITY",
+            "ALTER TABLE organisations NO FORCE ROW LEVEL SECURITY",
+            "DROP POLICY tenant_wall ON organisations",
+            "CREATE OR REPLACE FUNCTION bmw_may_see(tenant uuid) RETURNS boolean LANGUAGE sql AS 'SELECT true'",
+        ):
+            async with engine.connect() as connection:
+                with pytest.raises(DBAPIError, match="must be owner|permission denied"):
+                    await connection.execute(text(attempt))
+        async with engine.connect() as connection:
+            await connection.execute(text("SET row_security = off"))
+            with pytest.raises(DBAPIError, match="row-level security"):
+                await connection.execute(select(ORGANISATIONS.c.id))
+    finally:
+        await engine.dispose()

@@ -103,19 +103,56 @@ def libpq_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
-def service_database_url(admin_url: str, service: str, *, password: str | None = None) -> str:
+def app_role(service: str) -> str:
+    """The login role a service runs as: ``bmw_<service>_app``, which owns nothing (see :func:`provision_app_role`)."""
+    return f"{service_role(service)}_app"
+
+
+def service_database_url(admin_url: str, service: str, *, password: str | None = None, user: str | None = None) -> str:
     """The async SQLAlchemy URL of a service database on the server behind ``admin_url``.
 
     Keeps the admin URL's host, port and query (e.g. ``?host=/socket/dir``) and replaces user, password and
-    database: ``postgresql+asyncpg://bmw_<service>[:password]@<host>/bmw_<service>?<query>``.
+    database: ``postgresql+asyncpg://<user>[:password]@<host>/bmw_<service>?<query>``; the user is the database's
+    owner ``bmw_<service>`` unless given.
     """
     name = service_role(service)
     parts = urlsplit(libpq_url(admin_url))
     hostport = parts.netloc.rpartition("@")[2]
-    userinfo = quote(name, safe="")
+    userinfo = quote(user or name, safe="")
     if password:
         userinfo += ":" + quote(password, safe="")
     return urlunsplit(("postgresql+asyncpg", f"{userinfo}@{hostport}", f"/{name}", parts.query, ""))
+
+
+def provision_app_role(admin_url: str, service: str, *, password: str | None = None) -> str:
+    """Create login role ``bmw_<service>_app`` that the service runs as; idempotent. Returns its URL.
+
+    It owns nothing and cannot bypass row-level security: it reads and writes the rows of the tables that
+    ``bmw_<service>`` (which the migrations run as) creates, now and later (default privileges), and can neither
+    change a table nor switch its tenant walls off. Call after :func:`provision_service_database`.
+    """
+    owner, name = sql.Identifier(service_role(service)), app_role(service)
+    role = sql.Identifier(name)
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None:
+            with contextlib.suppress(psycopg.errors.DuplicateObject):  # created concurrently: fine
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(role)
+                )
+        if password:
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(owner, role))
+    # Privileges on tables live in the service's own database.
+    parts = urlsplit(libpq_url(admin_url))
+    in_database = urlunsplit((parts.scheme, parts.netloc, f"/{service_role(service)}", parts.query, ""))
+    with psycopg.connect(in_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(role))
+        conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
+        later = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public ").format(owner)
+        conn.execute(later + sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}").format(role))
+        conn.execute(later + sql.SQL("GRANT USAGE, SELECT ON SEQUENCES TO {}").format(role))
+    return service_database_url(admin_url, service, password=password, user=name)
 
 
 def provision_service_database(admin_url: str, service: str, *, password: str | None = None) -> str:

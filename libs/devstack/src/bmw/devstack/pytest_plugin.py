@@ -33,6 +33,7 @@ from bmw.devstack.infra import (
     create_topics,
     drop_service_database,
     free_port,
+    provision_app_role,
     provision_service_database,
 )
 from bmw.devstack.tokens import (
@@ -108,6 +109,11 @@ class TestInfra:
                 self.postgres_admin_url, service, password=self._service_password
             )
         return self._database_urls[service]
+
+    def app_database_url(self, service: str) -> str:
+        """The URL of role ``bmw_<service>_app`` on database ``bmw_<service>``: what the service runs as, owning
+        nothing and held by its tenant walls (provisioned on first use; call after :meth:`database_url`)."""
+        return provision_app_role(self.postgres_admin_url, service, password=self._service_password)
 
     @property
     def kafka_bootstrap_servers(self) -> str:

@@ -37,6 +37,7 @@ from bmw.devstack.infra import (
     create_topics,
     free_port,
     port_is_free,
+    provision_app_role,
     provision_service_database,
 )
 from bmw.devstack.processes import ManagedProcess, Supervisor
@@ -78,7 +79,10 @@ class ServiceEndpoint:
 
     name: str
     url: str
+    #: What the service runs as: a role that owns nothing, held by the tenant walls.
     database_url: str
+    #: What its migrations run as: the database's owner (the same URL when the databases were given).
+    migration_database_url: str = ""
 
 
 class Stack:
@@ -214,7 +218,7 @@ class Stack:
 
         self._allocate_ports()
         self.services = {
-            name: ServiceEndpoint(name, f"http://{self.host}:{self._ports[name]}", database_urls[name])
+            name: ServiceEndpoint(name, f"http://{self.host}:{self._ports[name]}", *database_urls[name])
             for name in SERVICES
         }
         self.gateway_url = f"http://{self.host}:{self._ports['gateway']}"
@@ -259,12 +263,13 @@ class Stack:
             ) from None
         self._lock = lock
 
-    def _databases(self) -> dict[str, str]:
+    def _databases(self) -> dict[str, tuple[str, str]]:
+        """Per service: the URL it runs as and the URL its migrations run as."""
         given = {name: self.environ.get(f"{name.upper()}_DATABASE_URL", "") for name in SERVICES}
         missing = [name for name in SERVICES if not given[name]]
         if not missing:
             self._report("databases: using the given <SERVICE>_DATABASE_URL variables")
-            return given
+            return {name: (url, url) for name, url in given.items()}
         admin_url = self.environ.get("BMW_DATABASE_ADMIN_URL", "")
         password_base = self.environ.get("BMW_DATABASE_SERVICE_PASSWORD", "")
         if admin_url:
@@ -278,11 +283,12 @@ class Stack:
             self.postgres = EmbeddedPostgres(pgdata).start()
             admin_url = self.postgres.admin_url
             self._report(f"PostgreSQL 18 ready (embedded, {pgdata}, {_since(started)})")
-        urls = dict(given)
+        urls = {name: (url, url) for name, url in given.items() if url}
         for name in missing:
             # A server reached over TCP needs passwords; the embedded one trusts its unix socket.
             password = None if self.postgres is not None else (password_base or "bmw-dev") + f"-{name}"
-            urls[name] = provision_service_database(admin_url, name, password=password)
+            owner = provision_service_database(admin_url, name, password=password)
+            urls[name] = (provision_app_role(admin_url, name, password=password), owner)
         return urls
 
     def _broker(self) -> None:
@@ -354,9 +360,12 @@ class Stack:
 
     def service_env(self, service: str) -> dict[str, str]:
         """The environment of a service process: the base environment plus ``BMW_ENVIRONMENT``,
-        ``KAFKA_BOOTSTRAP_SERVERS``, ``<SERVICE>_DATABASE_URL`` and the ``BMW_JWT_*`` settings."""
+        ``KAFKA_BOOTSTRAP_SERVERS``, ``<SERVICE>_DATABASE_URL`` (the role it runs as),
+        ``<SERVICE>_MIGRATION_DATABASE_URL`` (the owner, for ``migrate``) and the ``BMW_JWT_*`` settings."""
         env = self._common_env()
-        env[f"{service.upper()}_DATABASE_URL"] = self.services[service].database_url
+        endpoint = self.services[service]
+        env[f"{service.upper()}_DATABASE_URL"] = endpoint.database_url
+        env[f"{service.upper()}_MIGRATION_DATABASE_URL"] = endpoint.migration_database_url or endpoint.database_url
         return env
 
     def gateway_env(self) -> dict[str, str]:

@@ -92,7 +92,7 @@ class ServiceUnderTest:
     sessions: async_sessionmaker[AsyncSession]
     bootstrap: str
     publish: Callable[[Sequence[CloudEvent]], Awaitable[None]]
-    #: The service's own database URL, for a test that connects as the service does, behind its walls.
+    #: The URL the service connects with (a role that owns nothing), for a test that works behind its walls.
     database_url: str = ""
 
     async def register_tenant(self, *unit_names: str, k_anonymity: int = 5) -> tuple[uuid.UUID, list[uuid.UUID]]:
@@ -120,10 +120,12 @@ async def service_under_test(
     Its database is ``bmw_<service>_it`` (apart from the stack's), migrated first; ``settings`` override
     the service's settings (e.g. ``consumer_backoff_seconds``). Also gives a publisher for events.
     """
+    # Migrated as the database's owner; served as a role that owns nothing, as in production.
     database_url = infra.database_url(f"{service}_it")
     await asyncio.to_thread(upgrade, f"bmw.{service}.migrations", database_url)
+    app_url = await asyncio.to_thread(infra.app_database_url, f"{service}_it")
     values = {
-        "database_url": database_url,
+        "database_url": app_url,
         "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
         "jwt_public_key": keys.public_pem,
         **settings,
@@ -140,7 +142,7 @@ async def service_under_test(
                 session_factory(engine),
                 infra.kafka_bootstrap_servers,
                 kafka_publisher(publisher),
-                database_url=database_url,
+                database_url=app_url,
             )
     finally:
         await publisher.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ def service_main(
     if args.command == "migrate":
         if migrations_package is None or database_url is None:
             parser.error(f"{name} has no database to migrate")
-        upgrade(migrations_package, database_url())
+        # Migrations run as the database's owner; the service itself runs as a role that owns nothing.
+        upgrade(migrations_package, os.environ.get(f"{name.upper()}_MIGRATION_DATABASE_URL") or database_url())
         print(f"{name}: database schema is up to date")
         return 0
 
