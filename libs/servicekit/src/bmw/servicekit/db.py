@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bmw.servicekit.walls import apply_scope, current_scope
@@ -35,15 +35,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
-    """Scope the current transaction to one tenant, within what the current scope reaches (see ``walls``).
-
-    ``set_config(..., true)`` is transaction-local: unlike a plain SET it cannot leak to the next
-    user of a pooled connection, and it takes a bind parameter.
-    """
-    await session.execute(
-        text("SELECT set_config('app.tenant_id', :tenant, true)"),
-        {"tenant": str(tenant_id) if tenant_id else ""},
-    )
+    """Put the current tenant scope on the session's transaction, narrowed to ``tenant_id`` when given (see
+    ``walls``): one statement, transaction-local, so it cannot leak to the next user of a pooled connection."""
     scope = current_scope()
     await apply_scope(session, scope.narrowed_to(tenant_id) if tenant_id else scope)
 
