@@ -27,6 +27,7 @@ from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import create_engine, session_factory
 from bmw.servicekit.errors import install_error_handlers, internal_error_response
 from bmw.servicekit.health import health_router
+from bmw.servicekit.input_guard import InputGuardMiddleware
 from bmw.servicekit.messaging import (
     ConsumerGroup,
     EventConsumer,
@@ -258,6 +259,8 @@ def create_service_app(
         docs_url=None if production else "/docs",
         redoc_url=None,
     )
+    # Inside the flow context (added last = outermost), so its refusals carry the request id.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(FlowContextMiddleware)
     install_error_handlers(app)
 
