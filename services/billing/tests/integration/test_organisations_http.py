@@ -4,6 +4,7 @@ validation that changes nothing, the org unit tree, the events other services co
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -303,6 +304,10 @@ async def test_an_old_style_payload_still_registers_with_defaults(
         ({"invoice_email": "nope"}, "body.invoice_email"),
         ({"electronic_address": {"scheme": "0106", "identifier": "123"}}, "body.electronic_address.identifier"),
         ({"electronic_address": {"scheme": "1234", "identifier": "123"}}, "body.electronic_address.scheme"),
+        # text no one types: PostgreSQL cannot store NUL, a terminal escape, an override that disguises a name
+        ({"kvk_number": "1234\x005678"}, "body.kvk_number"),
+        ({"payment_terms_days": 14, "account_manager_id": "am-\x1b[2Jhenk"}, "body.account_manager_id"),
+        ({"contacts": [{"role": "hr", "name": "Jan \u202enesnaJ", "email": "j@example.com"}]}, "body.contacts.0.name"),
     ],
 )
 async def test_invalid_fields_are_refused_by_name_and_nothing_is_stored(
@@ -321,6 +326,25 @@ async def test_invalid_fields_are_refused_by_name_and_nothing_is_stored(
     assert patched.status_code == 422, patched.text
     assert path in [f["path"] for f in patched.json()["error"]["fields"]]
     assert (await billing.client.get(f"/client-organisations/{created['id']}", headers=admin)).json() == before
+
+
+async def test_sql_looking_names_are_only_names_and_one_name_is_stored_one_way(
+    billing: ServiceUnderTest, admin: dict[str, str]
+) -> None:
+    hostile = f"Robert'); DROP TABLE organisations;-- {uuid.uuid4().hex[:6]} B.V."
+    created = await register(billing, admin, full_profile(hostile))
+    read = await billing.client.get(f"/client-organisations/{created['id']}", headers=admin)
+    assert read.json()["name"] == hostile
+    assert await stored(billing, hostile) == 1
+    probe = await billing.client.get("/client-organisations/1 OR 1=1", headers=admin)
+    assert probe.status_code == 422
+    assert probe.json()["error"]["fields"][0]["path"] == "path.tenant_id"
+
+    # "Zoë" typed as e + combining diaeresis is stored as the one-character ë: one name, one spelling
+    composed = f"Zoë Hüsken {uuid.uuid4().hex[:6]} B.V."
+    typed = await register(billing, admin, full_profile(unicodedata.normalize("NFD", composed)))
+    assert typed["name"] == composed
+    assert await stored(billing, composed) == 1
 
 
 async def test_the_small_cell_threshold_only_goes_up_and_required_fields_cannot_be_cleared(
