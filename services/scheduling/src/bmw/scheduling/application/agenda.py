@@ -71,21 +71,43 @@ def duration_of(kind: AppointmentKind, minutes: int | None) -> timedelta:
     return timedelta(minutes=DEFAULT_DURATION_MINUTES[kind])
 
 
+#: Provider staff, who may look into any social worker's agenda for free time.
+STAFF = (Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER, Role.ACCOUNT_MANAGER)
+
+
 async def worker_slots(
-    worker_id: uuid.UUID, *, start: datetime, end: datetime, duration: timedelta, uow: UnitOfWorkFactory
+    worker_id: uuid.UUID,
+    *,
+    principal: Principal,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    uow: UnitOfWorkFactory,
 ) -> list[datetime]:
-    """The worker's free slots of ``duration`` in [start, end)."""
+    """The worker's free slots of ``duration`` in [start, end), for those who book in it: provider staff, and a
+    client contact for a worker serving its organisation (a manager consultation).
+
+    A worker's free time is the negative of their appointments, across every organisation they serve: employees
+    and integrations book nothing and get 403; to a client contact a worker who does not serve its organisation is
+    "not found", as one that does not exist.
+    """
+    if not principal.has_role(*STAFF, Role.CLIENT_CONTACT):
+        raise Forbidden("this role does not book appointments")
     if end <= start or end - start > MAX_WINDOW:
         raise InvalidInput(
             "the period must be positive and at most 62 days",
             fields=[FieldError(path="query.to", message="after 'from', within 62 days")],
         )
     async with uow() as work:
-        hours_json = await work.session.scalar(select(WORKERS.c.weekly_hours).where(WORKERS.c.id == worker_id))
-        if hours_json is None:
+        worker = (
+            await work.session.execute(
+                select(WORKERS.c.weekly_hours, WORKERS.c.tenant_ids).where(WORKERS.c.id == worker_id)
+            )
+        ).first()
+        if worker is None or not (principal.has_role(*STAFF) or principal.tenant_id in worker.tenant_ids):
             raise NotFound("worker not found")
         slots = await open_slots(
-            work.session, worker_id, hours_json, start=start, end=end, duration=duration, now=datetime.now(UTC)
+            work.session, worker_id, worker.weekly_hours, start=start, end=end, duration=duration, now=datetime.now(UTC)
         )
         return list(slots)
 

@@ -274,7 +274,7 @@ class SlotsRead(BaseModel):
 @agenda.get(
     "/workers/{worker_id}/free-slots",
     response_model=SlotsRead,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def read_free_slots(
     worker_id: uuid.UUID,
@@ -287,9 +287,12 @@ async def read_free_slots(
     ),
     duration_minutes: Annotated[int | None, Query(ge=15, le=480, description="Length, if not the default.")] = None,
 ) -> SlotsRead:
-    """Free slots within the worker's hours (Europe/Amsterdam, no Dutch holidays), with buffers and notice."""
+    """Free slots within the worker's hours (Europe/Amsterdam, no Dutch holidays), with buffers and notice (provider
+    staff; a client contact for a worker serving its organisation)."""
     duration = duration_of(kind, duration_minutes)
-    slots = await worker_slots(worker_id, start=period_from, end=period_to, duration=duration, uow=uow)
+    slots = await worker_slots(
+        worker_id, principal=principal, start=period_from, end=period_to, duration=duration, uow=uow
+    )
     return SlotsRead(worker_id=worker_id, duration_minutes=int(duration.total_seconds() // 60), slots=slots)
 
 
