@@ -85,7 +85,9 @@ def create_app(
         async with (
             httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False) as http,
             running_feed(
-                bootstrap_servers=settings.kafka_bootstrap_servers, queue_size=settings.subscription_queue_size
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                queue_size=settings.subscription_queue_size,
+                transport=settings.kafka_transport(),
             ) as feed,
         ):
             app.state.runtime = GatewayRuntime(

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from bmw.servicekit.settings import Environment
+from bmw.servicekit.transport import KafkaTransportSettings
 
 #: The service URL settings, by service name; each must be set explicitly in production.
 SERVICE_URL_FIELDS = {
@@ -24,12 +25,13 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(KafkaTransportSettings):
     """Everything the gateway reads from its environment.
 
     The service URLs default to the ports ``bmw dev up`` uses (gateway on 8100, the services
     on the next four), so a bare ``python -m bmw.gateway serve`` works against a local stack;
-    production refuses those defaults.
+    production refuses those defaults. The event feed's Kafka TLS/SASL settings (``KAFKA_SECURITY_PROTOCOL`` ...)
+    are the services' own, with the same production rules (``bmw.servicekit.transport``).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

@@ -25,6 +25,7 @@ from bmw.contracts.envelope import CloudEvent, EnvelopeError, topic_for
 from bmw.contracts.events.scheduling import AppointmentBooked
 from bmw.contracts.events.signals import SignalRaised
 from bmw.gateway.subscriptions.feed import DEFAULT_QUEUE_SIZE, EventFeed
+from bmw.servicekit.transport import KafkaTransport
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,11 @@ class KafkaEventSource:
         topics: Sequence[str] = FEED_TOPICS,
         client_id: str = "bmw-gateway",
         retry_seconds: float = 2.0,
+        transport: KafkaTransport | None = None,
     ) -> None:
         self.feed = feed
+        # TLS/SASL as the services connect (bmw.servicekit.transport); plaintext when not given (tests, dev).
+        self._transport = transport or KafkaTransport()
         self._bootstrap_servers = bootstrap_servers
         self._topics = tuple(topics)
         self._client_id = client_id
@@ -110,6 +114,7 @@ class KafkaEventSource:
                 enable_auto_commit=False,
                 auto_offset_reset="latest",
                 fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+                **self._transport.aiokafka_kwargs(),
             )
             try:
                 await consumer.start()
@@ -138,15 +143,18 @@ class KafkaEventSource:
 
 
 @contextlib.asynccontextmanager
-async def running_feed(*, bootstrap_servers: str, queue_size: int = DEFAULT_QUEUE_SIZE) -> AsyncIterator[EventFeed]:
-    """The process's event feed for the app's lifespan, fed from Kafka when ``bootstrap_servers`` is set.
+async def running_feed(
+    *, bootstrap_servers: str, queue_size: int = DEFAULT_QUEUE_SIZE, transport: KafkaTransport | None = None
+) -> AsyncIterator[EventFeed]:
+    """The process's event feed for the app's lifespan, fed from Kafka when ``bootstrap_servers`` is set, connecting
+    with ``transport``'s TLS/SASL.
 
     On exit the consumer stops and every open subscription ends.
     """
     feed = EventFeed(queue_size=queue_size)
     source: KafkaEventSource | None = None
     if bootstrap_servers:
-        source = KafkaEventSource(feed, bootstrap_servers=bootstrap_servers)
+        source = KafkaEventSource(feed, bootstrap_servers=bootstrap_servers, transport=transport)
         await source.start()
     else:
         logger.warning("KAFKA_BOOTSTRAP_SERVERS is not set: subscriptions are unavailable")

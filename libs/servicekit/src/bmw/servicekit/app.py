@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bmw.contracts.envelope import dlq_topic
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
-from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.errors import install_error_handlers, internal_error_response
 from bmw.servicekit.health import health_router
 from bmw.servicekit.input_guard import InputGuardMiddleware
@@ -105,9 +105,15 @@ async def _database_ready(engine: AsyncEngine) -> bool:
 def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
     """Create (but do not start) the runtime of a service."""
     settings = spec.settings
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = engine_for(settings)
     sessions = session_factory(engine)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"bmw-{spec.name}", logger=None)
+    kafka = settings.kafka_transport()
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"bmw-{spec.name}",
+        logger=None,
+        security=kafka.faststream_security(),
+    )
     relay = OutboxRelay(
         sessions,
         kafka_publisher(broker),
@@ -144,12 +150,31 @@ def topics_of(spec: ServiceSpec) -> list[str]:
     return [t for topic in dict.fromkeys(topics) for t in (topic, dlq_topic(topic))]
 
 
+def _log_transport(settings: ServiceSettings) -> None:
+    """Say how the process reaches Kafka and PostgreSQL (never a password), and warn of a production database
+    connection that is encrypted but does not verify the server (``require``: see ``bmw.servicekit.transport``)."""
+    database = settings.database_transport()
+    logger.info("kafka: %s; database: %s", settings.kafka_transport().describe(), database.describe())
+    if settings.environment is Environment.PRODUCTION and database.encrypted and not database.verifies_server:
+        logger.warning(
+            "the database's certificate is not verified (sslmode require without a root certificate): "
+            "set %sDATABASE_SSL_MODE=verify-full and %sDATABASE_SSL_ROOT_CERT",
+            database.prefix,
+            database.prefix,
+        )
+
+
 async def start_runtime(spec: ServiceSpec, runtime: ServiceRuntime, *, attempts: int = 60) -> None:
     """Create topics and start the broker, retrying while the broker is not yet reachable."""
+    _log_transport(spec.settings)
+    kafka = spec.settings.kafka_transport()
     for attempt in range(1, attempts + 1):
         try:
             await ensure_topics(
-                spec.settings.kafka_bootstrap_servers, topics_of(spec), partitions=spec.settings.topic_partitions
+                spec.settings.kafka_bootstrap_servers,
+                topics_of(spec),
+                partitions=spec.settings.topic_partitions,
+                transport=kafka,
             )
             await runtime.broker.start()
             break

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
+from bmw.servicekit.transport import database_transport_for
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def service_main(
         if migrations_package is None or database_url is None:
             parser.error(f"{name} has no database to migrate")
         # Migrations run as the database's owner; the service itself runs as a role that owns nothing.
-        upgrade(migrations_package, os.environ.get(f"{name.upper()}_MIGRATION_DATABASE_URL") or database_url())
+        url = os.environ.get(f"{name.upper()}_MIGRATION_DATABASE_URL") or database_url()
+        upgrade(migrations_package, url, transport=database_transport_for(name, url))
         print(f"{name}: database schema is up to date")
         return 0
 

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bmw.servicekit.settings import ServiceSettings
+from bmw.servicekit.transport import DatabaseTransport
 from bmw.servicekit.walls import apply_scope, current_scope
 
 NAMING_CONVENTION = {
@@ -25,9 +27,23 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine; pool_pre_ping so a restarted PostgreSQL does not need a service restart."""
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def create_engine(url: str, *, pool_size: int = 10, transport: DatabaseTransport | None = None) -> AsyncEngine:
+    """An asyncpg engine; pool_pre_ping so a restarted PostgreSQL does not need a service restart. ``transport``
+    (TLS, see ``bmw.servicekit.transport``) is what production needs; :func:`engine_for` passes the service's."""
+    connect_args = transport.connect_args() if transport is not None else {}
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+    )
+
+
+def engine_for(settings: ServiceSettings, *, pool_size: int | None = None) -> AsyncEngine:
+    """The engine of a service process (server or CLI job): its URL, pool size and database TLS from its settings.
+    Use this rather than :func:`create_engine` so that no job connects in the clear where the service does not."""
+    return create_engine(
+        settings.database_url,
+        pool_size=pool_size or settings.database_pool_size,
+        transport=settings.database_transport(),
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -28,6 +28,7 @@ from bmw.contracts.events.base import EventData, event_class
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.errors import RETRYABLE_SQLSTATES
 from bmw.servicekit.inbox import claim
+from bmw.servicekit.transport import KafkaTransport
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -251,9 +252,14 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer) -> None:
         await message.ack()
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: int) -> None:
-    """Create topics with their partition count (Tansu auto-creates with 4 and cannot add more)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], *, partitions: int, transport: KafkaTransport | None = None
+) -> None:
+    """Create topics with their partition count (Tansu auto-creates with 4 and cannot add more); ``transport`` is
+    the process's TLS/SASL (``bmw.servicekit.transport``), the same its broker uses."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **(transport or KafkaTransport()).aiokafka_kwargs()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

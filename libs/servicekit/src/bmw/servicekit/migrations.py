@@ -12,6 +12,8 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bmw.servicekit.transport import DatabaseTransport
+
 
 def alembic_config(migrations_package: str, database_url: str) -> Config:
     """An Alembic config pointing at a package's migrations, without an alembic.ini."""
@@ -21,9 +23,15 @@ def alembic_config(migrations_package: str, database_url: str) -> Config:
     return config
 
 
-def upgrade(migrations_package: str, database_url: str, revision: str = "head") -> None:
-    """Bring a service's schema to ``revision`` (default: the newest)."""
-    command.upgrade(alembic_config(migrations_package, database_url), revision)
+def upgrade(
+    migrations_package: str, database_url: str, revision: str = "head", *, transport: DatabaseTransport | None = None
+) -> None:
+    """Bring a service's schema to ``revision`` (default: the newest), connecting with ``transport``'s TLS."""
+    config = alembic_config(migrations_package, database_url)
+    if transport is not None:
+        # Handed to env.py (run_env) through the config: the URL alone cannot carry an SSLContext.
+        config.attributes["connect_args"] = transport.connect_args()
+    command.upgrade(config, revision)
 
 
 def run_env(target_metadata: MetaData | list[MetaData]) -> None:
@@ -46,7 +54,8 @@ def run_env(target_metadata: MetaData | list[MetaData]) -> None:
             context.run_migrations()
 
     async def run_async() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        connect_args = context.config.attributes.get("connect_args", {})
+        engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

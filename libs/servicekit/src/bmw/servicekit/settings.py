@@ -6,7 +6,9 @@ from enum import StrEnum
 from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bmw.servicekit.transport import DatabaseTransportSettings, KafkaTransportSettings
 
 
 class Environment(StrEnum):
@@ -19,11 +21,12 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
     """Infrastructure settings of one service. Service-specific fields come in subclasses.
 
-    Shared variables (``KAFKA_BOOTSTRAP_SERVERS``, ``BMW_*``) have no prefix; the database URL is
-    per service (``INTAKE_DATABASE_URL``), so each service can move to its own server.
+    Shared variables (``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL`` ..., ``BMW_*``) have no prefix; the
+    database URL and its TLS settings are per service (``INTAKE_DATABASE_URL``, ``INTAKE_DATABASE_SSL_MODE``), so each
+    service can move to its own server. The transport settings and their production rules: ``bmw.servicekit.transport``.
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

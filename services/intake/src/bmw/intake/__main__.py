@@ -11,13 +11,13 @@ from bmw.intake.application.referrals import expire_referrals
 from bmw.intake.entrypoints.deps import build_intake
 from bmw.intake.settings import get_settings
 from bmw.servicekit.cli import Command, run, service_main
-from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
 
 
 async def _with_intake(work: str, dry_run: bool) -> int:
     settings = get_settings()
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         intake = build_intake(settings, UnitOfWorkFactory(session_factory(engine)))
         if work == "retention":
