@@ -34,6 +34,7 @@ from bmw.gateway.cases.queries import CasesQuery
 from bmw.gateway.cost import cost_limit_rule
 from bmw.gateway.errors import MaskInternalErrors, should_mask
 from bmw.gateway.identity.queries import IdentityQuery
+from bmw.gateway.personal_data.queries import PersonalDataQuery
 from bmw.gateway.referrals.mutations import ReferralMutation
 from bmw.gateway.scheduling.mutations import SchedulingMutation
 from bmw.gateway.scheduling.queries import SchedulingQuery
@@ -48,7 +49,7 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 @strawberry.type(description="Read operations of the BMW backend.")
-class Query(IdentityQuery, SignalsQuery, BillingQuery, SchedulingQuery, CasesQuery):
+class Query(IdentityQuery, SignalsQuery, BillingQuery, SchedulingQuery, CasesQuery, PersonalDataQuery):
     pass
 
 

@@ -161,6 +161,8 @@ REQUESTS.simple(
 )
 REQUESTS.simple("POST /invoices/{invoice_id}/issue", lambda w, s: f"/invoices/{w.of(s).invoice}/issue")
 REQUESTS.simple("POST /contracts/{contract_id}/renew", lambda w, s: f"/contracts/{w.of(s).contract}/renew")
+# A person is the provider's to answer for (right of access): no organisation's contact asks about one.
+REQUESTS.simple("GET /persons/{client_ref}/export", f"/persons/c_{uuid.uuid4().hex[:20]}/export", tenanted=False)
 
 
 @REQUESTS.op("GET /contracts")

@@ -1,7 +1,43 @@
-"""``python -m bmw.billing serve|migrate``."""
+"""``python -m bmw.billing serve|migrate|retention``."""
 
-from bmw.billing.settings import get_settings
-from bmw.servicekit.cli import run, service_main
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from bmw.billing.application.persons import apply_retention
+from bmw.billing.settings import BillingSettings, get_settings
+from bmw.servicekit.cli import Command, run, service_main
+from bmw.servicekit.db import engine_for, session_factory
+from bmw.servicekit.uow import UnitOfWorkFactory
+
+
+async def retention(settings: BillingSettings, *, dry_run: bool) -> str:
+    """Run the retention job once against the settings' database; what it did (or would do), in one line."""
+    engine = engine_for(settings)
+    try:
+        report = await apply_retention(
+            uow=UnitOfWorkFactory(session_factory(engine)),
+            retention_days=settings.client_link_retention_days,
+            dry_run=dry_run,
+        )
+    finally:
+        await engine.dispose()
+    verb = "would drop" if report.dry_run else "dropped"
+    return (
+        f"{verb} the person's pseudonym from {report.usage} usage row(s) and {report.activity} kept event(s) older "
+        f"than {settings.client_link_retention_days} days (before {report.cutoff.date().isoformat()}); "
+        "amounts and invoices unchanged"
+    )
+
+
+def _report(line: str) -> int:
+    print(line)
+    return 0
+
+
+def _dry_run_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="count what would be dropped, change nothing")
 
 
 def main() -> int:
@@ -10,6 +46,15 @@ def main() -> int:
         app_factory="bmw.billing.bootstrap:create_app",
         migrations_package="bmw.billing.migrations",
         database_url=lambda: get_settings().database_url,
+        extra={
+            "retention": Command(
+                help="drop the person's pseudonym from usage and kept events older than "
+                "BILLING_CLIENT_LINK_RETENTION_DAYS (default 730); amounts, contracts and invoices stay. Run daily "
+                "from cron.",
+                configure=_dry_run_option,
+                run=lambda args: _report(asyncio.run(retention(get_settings(), dry_run=args.dry_run))),
+            ),
+        },
     )
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from bmw.billing.application.contracts import run_contract_calendar
 from bmw.billing.application.invoicing import issue_due_drafts
-from bmw.billing.entrypoints import contracts_http, invoices_http
+from bmw.billing.entrypoints import contracts_http, invoices_http, persons_http
 from bmw.billing.entrypoints.consumers import consumer_groups
 from bmw.billing.entrypoints.http import router
 from bmw.billing.entrypoints.organisations_http import router as organisations_router
@@ -44,7 +44,7 @@ def service_spec(settings: BillingSettings) -> ServiceSpec:
         description="System of record for client organisations (tenants) and their contracts; metering "
         "and invoicing. Invoices carry no person.",
         settings=settings,
-        routers=[router, organisations_router, contracts_http.router, invoices_http.router],
+        routers=[router, organisations_router, contracts_http.router, invoices_http.router, persons_http.router],
         consumer_groups=consumer_groups(),
         periodic_jobs=[_contract_calendar(settings), _auto_issue(settings)],
     )

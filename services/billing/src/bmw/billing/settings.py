@@ -42,6 +42,14 @@ class BillingSettings(ServiceSettings):
     contract_auto_renew_lead_days: int = Field(
         default=30, ge=0, le=366, description="A self-renewing contract gets its next period this many days early."
     )
+    client_link_retention_days: int = Field(
+        default=730,
+        ge=92,
+        description="Usage and kept activity keep the pseudonym of the person behind them this long after it "
+        "happened (two years by default: an invoice's usage statement and questions about it); then `python -m "
+        "bmw.billing retention` drops it and keeps the amounts. Invoices themselves name no person and are kept "
+        "for the fiscal seven years. At least a quarter, the longest invoicing period.",
+    )
 
 
 @lru_cache

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from bmw.scheduling.adapters.tables import IDEMPOTENCY_KEYS
 from bmw.scheduling.application.workshops import forget_old_registers
-from bmw.scheduling.entrypoints import calendar_http, secondments_http, workshops_http
+from bmw.scheduling.entrypoints import calendar_http, persons_http, secondments_http, workshops_http
 from bmw.scheduling.entrypoints.consumers import consumer_groups
 from bmw.scheduling.entrypoints.http import agenda, router
 from bmw.scheduling.settings import SchedulingSettings, get_settings
@@ -31,7 +31,14 @@ def service_spec(settings: SchedulingSettings) -> ServiceSpec:
         description="The time of people: social workers' availability, appointments, workshops and "
         "secondments; books intakes within the SLA.",
         settings=settings,
-        routers=[router, agenda, workshops_http.router, secondments_http.router, calendar_http.router],
+        routers=[
+            router,
+            agenda,
+            workshops_http.router,
+            secondments_http.router,
+            calendar_http.router,
+            persons_http.router,
+        ],
         consumer_groups=consumer_groups(),
         periodic_jobs=[PeriodicJob("retention", settings.retention_check_seconds, _housekeeping)],
     )

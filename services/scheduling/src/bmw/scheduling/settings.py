@@ -17,6 +17,14 @@ class SchedulingSettings(ServiceSettings):
     retention_check_seconds: float = Field(
         default=3600, gt=0, description="How often old attendance registers and Idempotency-Keys are cleared."
     )
+    client_link_retention_days: int = Field(
+        default=730,
+        ge=366,
+        description="An appointment keeps the pseudonym and login digest of its person this long after it ended "
+        "(two years by default: the employee's own history and questions about it); then `python -m "
+        "bmw.scheduling retention` forgets them and keeps the time slot. At least a year, since a contract's "
+        "consults per employee are counted per calendar year.",
+    )
 
 
 @lru_cache

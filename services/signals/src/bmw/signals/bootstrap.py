@@ -14,6 +14,7 @@ from bmw.signals.entrypoints.consumers import consumer_groups
 from bmw.signals.entrypoints.history_http import router as history_router
 from bmw.signals.entrypoints.http import router
 from bmw.signals.entrypoints.opportunities_http import opportunities_router
+from bmw.signals.entrypoints.persons_http import router as persons_router
 from bmw.signals.entrypoints.signals_http import signals_router
 from bmw.signals.settings import SignalsSettings, get_settings
 
@@ -43,7 +44,15 @@ def service_spec(settings: SignalsSettings) -> ServiceSpec:
         description="Anonymised weekly aggregates per client organisation × org unit × category, and the "
         "signals and opportunities drawn from them. Tenant-facing numbers obey small-cell suppression.",
         settings=settings,
-        routers=[router, history_router, actions_router, accounts_router, signals_router, opportunities_router],
+        routers=[
+            router,
+            history_router,
+            actions_router,
+            accounts_router,
+            signals_router,
+            opportunities_router,
+            persons_router,
+        ],
         consumer_groups=consumer_groups(),
         periodic_jobs=[
             _detection(settings),

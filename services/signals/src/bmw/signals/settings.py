@@ -23,6 +23,14 @@ class SignalsSettings(ServiceSettings):
     housekeeping_check_seconds: float = Field(
         default=3600, gt=0, description="How often Idempotency-Keys older than 7 days are cleared."
     )
+    client_link_retention_days: int = Field(
+        default=730,
+        ge=1,
+        description="A referral's contribution row, the link from a weekly count back to the referral and the "
+        "pseudonym of its person, is kept this long after its week (two years by default), so that a withdrawn "
+        "consent or an erasure can still take the referral out of the counts; then `python -m bmw.signals "
+        "retention` drops it and the counts stay as anonymous history.",
+    )
 
 
 @lru_cache
