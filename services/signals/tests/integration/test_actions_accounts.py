@@ -158,18 +158,10 @@ async def test_an_action_shows_a_rise_with_its_interval_and_hides_small_counts_f
     assert small["unit"]["rate_ratio"] == pytest.approx(1.5)
     assert "2 referrals" not in small["explanation"] and "3 in" not in small["explanation"]
 
-    # The client contact sees the large counts and ratios, and nothing of the small category but that it exists.
+    # The client contact's effects are whole calendar months (the trends' grid), shown once the months after the
+    # action have ended: not yet for an action of these weeks (test_disclosure_attacker.py covers what they show).
     client_view = (await effects(signals, contact, action["id"])).json()
-    client_categories = {c["category"]: c for c in client_view["categories"]}
-    assert client_categories["reorganisation_uncertainty"]["unit"]["rate_ratio"] == pytest.approx(6.0)
-    assert client_categories["reorganisation_uncertainty"]["difference_in_differences"]["ratio_withheld"] is False
-    hidden = client_categories["workload_stress"]
-    assert hidden["unit"]["ratio_withheld"] is True
-    assert [
-        hidden["unit"][f] for f in ("before_count", "after_count", "rate_ratio", "ci_low", "ci_high", "p_value")
-    ] == [None] * 6
-    assert hidden["difference_in_differences"]["ratio_withheld"] is True
-    assert hidden["explanation"].startswith("Fewer than 5 referrals")
+    assert client_view["final"] is False and client_view["categories"] == []
 
     # Six weeks after an action the figures still change weekly: staff see them, the client sees none yet.
     recent = await record(
@@ -186,7 +178,7 @@ async def test_an_action_shows_a_rise_with_its_interval_and_hides_small_counts_f
     assert provisional["categories"][0]["unit"]["before_count"] == 12
     withheld = (await effects(signals, contact, recent.json()["id"])).json()
     assert withheld["final"] is False and withheld["categories"] == []
-    assert "Shown once 12 full weeks" in withheld["note"]
+    assert "per calendar month" in withheld["note"]
 
     # The detectors know the actions as change points; the announcement explains a reorganisation wave.
     async with signals.sessions() as session:

@@ -151,8 +151,9 @@ class ManagementActionEffects:
     weeks_after: int = strawberry.field(description="Completed weeks from the action's week on.")
     too_early: bool = strawberry.field(description="True when fewer than 4 completed weeks after the action exist.")
     final: bool = strawberry.field(
-        description="True once 12 weeks before and 12 completed weeks after exist. Until then the figures change "
-        "weekly and a client organisation sees no categories."
+        description="Provider staff: true once 12 weeks before and 12 completed weeks after exist. A client "
+        "organisation gets whole calendar months (3 before the action's month against it and the 2 after), shown "
+        "only once they have ended; until then it sees no categories."
     )
     comparison_unit: str | None = strawberry.field(description="What the comparison unit is; null when none.")
     note: str | None = strawberry.field(description="Why there is nothing to compare, if so.")

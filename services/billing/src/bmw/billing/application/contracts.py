@@ -77,6 +77,25 @@ def _require_reader(principal: Principal) -> None:
         raise Forbidden(f"this integration lacks the scope {USAGE_SCOPE}")
 
 
+def _whole_months(principal: Principal, first: date | None, last: date | None) -> list[FieldError]:
+    """A client organisation's usage windows are whole calendar months (DESIGN §2 rule 2).
+
+    Usage totals count events of people: a no-show fee is one person who did not come, a trajectory one person's
+    case. Over a day or a week, a window gives the client a count of one or two people on dates it can put names
+    to, and two windows a day apart give a single day. Whole months are the grid the invoices (a month or a
+    quarter of them) and the trends are published on; windows of whole months differ by whole months only.
+    Provider staff ask any window.
+    """
+    if not principal.has_role(Role.CLIENT_CONTACT, Role.INTEGRATION, Role.EMPLOYEE):
+        return []
+    problems = []
+    if first is not None and first.day != 1:
+        problems.append(FieldError(path="query.from", message="must be the first day of a month"))
+    if last is not None and (last + timedelta(days=1)).day != 1:
+        problems.append(FieldError(path="query.to", message="must be the last day of a month"))
+    return problems
+
+
 def may_read(principal: Principal, tenant_id: uuid.UUID) -> bool:
     """Whether the caller may read a client organisation's contracts and usage."""
     if principal.has_role(Role.PROVIDER_ADMIN):
@@ -531,10 +550,14 @@ async def contract_usage(
 ) -> ContractUsage:
     """A contract's metered usage per product in a window (default: the whole contract period).
 
-    Totals per product only: hours, sessions, cases and fees are not counts of identified people, and no
-    per-person or per-case line is exposed, so small-cell suppression has nothing to hide here.
+    Totals per product only, no per-person or per-case line. A client organisation's window is whole calendar
+    months (:func:`_whole_months`): its totals are then those of its invoices' months, which it sees anyway; the
+    contract period's own first and last day (the default) are fixed, and no usage lies outside them.
     """
     _require_reader(principal)
+    problems = _whole_months(principal, first, last)
+    if problems:
+        raise InvalidInput("a client organisation's usage window is whole calendar months", fields=problems)
     async with uow() as work:
         contract = await _load(work.session, contract_id)
         if contract is None or not may_read(principal, contract.tenant_id):

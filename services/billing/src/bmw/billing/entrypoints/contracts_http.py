@@ -415,10 +415,20 @@ async def read_contract_usage(
     principal: CurrentPrincipal,
     uow: UowFactoryDep,
     period_from: Annotated[
-        date | None, Query(alias="from", description="First day of the window; default the contract's first day.")
+        date | None,
+        Query(
+            alias="from",
+            description="First day of the window; default the contract's first day. A client organisation's "
+            "window starts on the first of a month (whole months, as its invoices).",
+        ),
     ] = None,
     period_to: Annotated[
-        date | None, Query(alias="to", description="Last day of the window; default the contract's last day.")
+        date | None,
+        Query(
+            alias="to",
+            description="Last day of the window; default the contract's last day. A client organisation's "
+            "window ends on the last day of a month.",
+        ),
     ] = None,
 ) -> ContractUsageRead:
     """A contract's usage per product: quantities and amounts (totals only, no line per person or per case)."""

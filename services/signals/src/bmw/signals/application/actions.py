@@ -14,15 +14,22 @@ announced in Logistics on 1 March"). An action serves twice:
 Small-cell suppression (DESIGN §2 rule 2) applies to every count shown, for every caller, including derived
 numbers:
 
-- a window's counts are published as :func:`protect_tree` publishes the org tree over that window (the unit's
-  subtree total; the rest of the organisation only when the total and the unit are both shown), so two actions
-  on a parent and its child in the same week cannot be subtracted into a hidden number;
-- a rate ratio with one of its two counts reveals the other, so a client organisation (client contact,
-  integration) sees a ratio, its interval and p-value only when every count behind it is shown; provider staff
-  see the ratios in any case (they judge the evidence) but never a hidden count;
-- a window that grows every week reveals, subtracted from last week's answer, one week's referrals; so a client
-  organisation sees an action's comparison only once both windows are final (12 weeks each), and provider staff
-  see it from the first completed week on.
+- a client organisation (client contact, integration) gets its comparisons on the trends' monthly grid
+  (:func:`month_plan`, :class:`~bmw.signals.application.trends.MonthGrid`): the three calendar months before the
+  action's month against the action's month and the two after it, each count the sum of the month cells the
+  trends publish, shown only when every one of them is shown, and only once the last month has ended. Weekly
+  windows leaked: two 12-week windows a week apart differ by one week leaving and one coming in (a week of a
+  month the trends show as zero turns that into a single week's count), and a window minus the visible months
+  inside it is the part of a hidden month it covers. Sums of published cells reveal neither;
+- provider staff get the 12 completed weeks before the action's week and the 12 from it on, from the first
+  completed week after it, each window's counts published as :func:`protect_tree` publishes the org tree over
+  that window (the unit's subtree total; the rest of the organisation only when the total and the unit are both
+  shown), so two actions on a parent and its child in the same week cannot be subtracted into a hidden number;
+- a rate ratio with one of its two counts reveals the other, so a client organisation sees a ratio, its interval
+  and p-value only when every count behind it is shown; provider staff see the ratios in any case (they judge the
+  evidence) but never a hidden count;
+- no sentence calls a hidden count "fewer than k": a count hidden as a complement can be large, and a label that
+  tells the small ones from the complements pins them (``domain.suppression``).
 
 The pooled report names no client organisation and exists only from three of them on.
 """
@@ -49,6 +56,7 @@ from bmw.servicekit.tenants import CLIENT_ORGANISATIONS, OrgUnitRow, k_anonymity
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.signals.adapters.aggregates import CellKey, first_week_with_data, mark_dirty, weekly_cells
 from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS, MANAGEMENT_ACTIONS
+from bmw.signals.application.trends import MonthGrid, add_months, month_of_week, month_weeks
 from bmw.signals.domain.codes import ACTION_EXPLAINS, ManagementActionType
 from bmw.signals.domain.detection import ManagementAction
 from bmw.signals.domain.effects import (
@@ -65,8 +73,10 @@ from bmw.signals.domain.effects import (
 from bmw.signals.domain.suppression import Cell, UnitNode, disclose, protect_tree
 from bmw.signals.domain.weeks import AMSTERDAM
 
-#: Weeks compared on either side of the action's week.
+#: Weeks compared on either side of the action's week (provider staff).
 SPAN_WEEKS = 12
+#: Calendar months a client organisation's comparison takes before the action's month, and from it on.
+SPAN_MONTHS = 3
 #: Fewer completed weeks after the action than this and the comparison is "too early" to judge.
 MIN_WEEKS_AFTER = 4
 #: The pooled report needs actions from at least this many client organisations (none can be singled out).
@@ -361,12 +371,14 @@ def compare_categories(
     units: Sequence[OrgUnitRow],
     action_unit: uuid.UUID | None,
     confidence: float = CONFIDENCE,
+    span: int = SPAN_WEEKS,
 ) -> list[CategoryComparison]:
     """Per category with referrals in the action's unit (its subtree; None: the whole organisation), the
     before/after comparison there and, when the organisation has other units, in the rest of it.
 
     Empty when a side has no completed week. Referrals of a unit no longer in the organisation's tree are left
-    out, as the trends leave them out: a total holding a cell no one sees is a derived number about it.
+    out, as the trends leave them out: a total holding a cell no one sees is a derived number about it. ``span``
+    is the most weeks a window holds on either side (a client's monthly windows pass their whole plan).
     """
     weeks = plan.weeks
     if plan.weeks_before == 0 or plan.weeks_after == 0:
@@ -387,14 +399,14 @@ def compare_categories(
         own[(Category(category), week >= plan.action_week)][str(org_unit_id)] += count
     results = []
     for category in sorted(unit_counts, key=_category_order):
-        unit_before, unit_after = windows(weeks, unit_counts[category], plan.action_week, span=SPAN_WEEKS)
+        unit_before, unit_after = windows(weeks, unit_counts[category], plan.action_week, span=span)
         if sum(unit_before) + sum(unit_after) == 0:
             continue
         unit = compare_before_after(unit_before, unit_after, confidence=confidence)
         comparison = did = None
         if has_comparison:
             other = other_counts.get(category, [0] * len(weeks))
-            other_before, other_after = windows(weeks, other, plan.action_week, span=SPAN_WEEKS)
+            other_before, other_after = windows(weeks, other, plan.action_week, span=span)
             did = difference_in_differences(unit_before, unit_after, other_before, other_after, confidence=confidence)
             comparison = did.comparison
         results.append(
@@ -544,15 +556,14 @@ def describe(raw: CategoryComparison, unit: RateView, comparison: RateView | Non
     if unit.counts_shown:
         text = explain(raw.unit)
         if raw.did is not None:
-            text += (
-                f" The comparison with the rest of the organisation is left out: it rests on fewer than {k} referrals."
-            )
+            text += " The comparison with the rest of the organisation is left out: a count behind it is suppressed."
         return prefix + text
     if not unit.ratio_withheld:
         return prefix + f"Counts under {k} are not shown. " + ratio_sentence(raw.unit)
+    # Not "fewer than k": a count hidden as a complement may be large, and a label telling the two apart pins them.
     return prefix + (
-        f"Fewer than {k} referrals before or after the action in this category: the comparison is not shown, so "
-        "that no one can be recognised."
+        f"A count before or after the action in this category is suppressed (under {k}, or hidden so that it cannot "
+        "be worked out from other numbers): the comparison is not shown, so that no one can be recognised."
     )
 
 
@@ -621,6 +632,8 @@ def view_effects(
     in one unit: exactly the small number suppression exists to hide. Before the windows are final (and when
     the organisation lacks 12 weeks of history before the action, which would let a short window be moved
     week by week) a client organisation gets no categories at all, since a category appearing is news too.
+    Final weekly windows are still not safe for a client (two a week apart differ by single weeks), so
+    :func:`action_effects` gives a client organisation :func:`month_effects` instead.
     """
     if tenant_facing and not plan.final:
         return []
@@ -646,6 +659,120 @@ def view_effects(
     return effects
 
 
+@dataclass(frozen=True)
+class MonthPlan:
+    """A client organisation's windows: whole months of the trends' grid (a week belongs to its Thursday's month).
+
+    ``before`` the months before the action's month, ``after`` the action's month and those after it (the action's
+    month counts as after, as its week does for provider staff). ``final`` once the last month has ended and the
+    organisation's referral data reach back to the first month's first week: until then a window would be cut
+    short, and its numbers would not be the trends' month cells.
+    """
+
+    before: tuple[date, ...]
+    after: tuple[date, ...]
+    final: bool
+
+    @property
+    def first(self) -> date:
+        return month_weeks(self.before[0])[0]
+
+    @property
+    def split(self) -> date:
+        return month_weeks(self.after[0])[0]
+
+    @property
+    def last(self) -> date:
+        return month_weeks(self.after[-1])[1]
+
+    def weeks(self, current_week: date) -> WeekPlan:
+        """The windows' completed weeks as a week plan (split at the action's month)."""
+        return WeekPlan(self.split, self.first, min(self.last, current_week - timedelta(weeks=1)))
+
+
+def month_plan(action_week: date, *, current_week: date, first_data_week: date | None) -> MonthPlan:
+    """The client organisation's windows around an action in ``action_week``."""
+    month = month_of_week(action_week)
+    before = tuple(add_months(month, i) for i in range(-SPAN_MONTHS, 0))
+    after = tuple(add_months(month, i) for i in range(SPAN_MONTHS))
+    plan = MonthPlan(before, after, final=False)
+    final = first_data_week is not None and first_data_week <= plan.first and plan.last < current_week
+    return MonthPlan(before, after, final=final)
+
+
+def _month_note(plan: MonthPlan, first_data_week: date | None) -> str | None:
+    if first_data_week is None:
+        return "No referrals recorded for this organisation yet: nothing to compare."
+    if plan.final:
+        return None
+    if first_data_week > plan.first:
+        return (
+            f"No referral history for the {SPAN_MONTHS} months before the action's month: nothing to compare it with."
+        )
+    return (
+        f"Shown once the action's month and the {SPAN_MONTHS - 1} months after it have ended, beside the "
+        f"{SPAN_MONTHS} months before it: counts are published per calendar month, as in the trends, so that no "
+        "two answers differ by a single week."
+    )
+
+
+def month_effects(
+    cells: Mapping[CellKey, int],
+    plan: MonthPlan,
+    *,
+    units: Sequence[OrgUnitRow],
+    action_unit: uuid.UUID | None,
+    k: int,
+) -> list[CategoryEffect]:
+    """A client organisation's comparisons: every count a sum of the trends' published month cells.
+
+    ``cells`` must hold every week of the plan's months. The unit's count is its subtree cell (the organisation
+    total for a whole-organisation action) summed over the window's months, shown only when every month's cell is;
+    the rest of the organisation is the total minus the unit, shown only when both are. What is shown is thereby
+    a sum of numbers the trends show, and ratios, intervals and p-values go only with shown counts: nothing here
+    tells a client more than the trends do.
+    """
+    if not plan.final:
+        return []
+    weeks = plan.weeks(plan.last + timedelta(weeks=1))
+    comparisons = compare_categories(cells, weeks, units=units, action_unit=action_unit, span=len(weeks.weeks))
+    grid = MonthGrid(units, cells, k)
+    effects = []
+    for raw in comparisons:
+        category = raw.category.value
+        unit = rate_view(
+            raw.unit,
+            grid.sum(plan.before, category, action_unit),
+            grid.sum(plan.after, category, action_unit),
+            ratio_needs_counts=True,
+        )
+        comparison = did = None
+        if raw.comparison is not None and raw.did is not None:
+            rest_before = _rest(grid, plan.before, category, action_unit, k)
+            rest_after = _rest(grid, plan.after, category, action_unit, k)
+            comparison = rate_view(raw.comparison, rest_before, rest_after, ratio_needs_counts=True)
+            did = did_view(raw.did, withheld=not (unit.counts_shown and comparison.counts_shown))
+        effects.append(
+            CategoryEffect(
+                category=raw.category,
+                unit=unit,
+                comparison=comparison,
+                difference_in_differences=did,
+                explanation=describe(raw, unit, comparison, k=k, plan=weeks),
+            )
+        )
+    return effects
+
+
+def _rest(grid: MonthGrid, months: Sequence[date], category: str, action_unit: uuid.UUID | None, k: int) -> Cell:
+    """The organisation minus the unit over the months: shown only when both are (and then not under k)."""
+    total = grid.sum(months, category, None)
+    inside = grid.sum(months, category, action_unit)
+    if total.count is None or inside.count is None:
+        return _HIDDEN
+    return disclose(total.count - inside.count, k)
+
+
 def is_tenant_facing(principal: Principal) -> bool:
     """A token with any tenant-bound role gets the client organisation's view, whatever else it holds."""
     return principal.has_role(Role.CLIENT_CONTACT, Role.INTEGRATION, Role.EMPLOYEE) or not principal.has_role(
@@ -669,9 +796,11 @@ async def action_effects(
     default_k: int,
     today: date | None = None,
 ) -> ActionEffects:
-    """Before/after comparisons per category in the action's unit and the rest of the organisation."""
+    """Before/after comparisons per category in the action's unit and the rest of the organisation: on the trends'
+    monthly grid for a client organisation (:func:`month_effects`), over weeks for provider staff."""
     principal.require_role(*READERS)
     current_week = monday(today or today_in_amsterdam())
+    tenant_facing = is_tenant_facing(principal)
     async with uow() as work:
         session = work.session
         row = (await session.execute(select(MANAGEMENT_ACTIONS).where(MANAGEMENT_ACTIONS.c.id == action_id))).first()
@@ -685,12 +814,29 @@ async def action_effects(
         first_data = await first_week_with_data(session, tenant_id)
         action = _action(row, {u.id: u.name for u in units})
         plan = plan_weeks(action.week, current_week=current_week, first_data_week=first_data)
+        months = month_plan(action.week, current_week=current_week, first_data_week=first_data)
         cells: dict[CellKey, int] = {}
-        if plan.first is not None and plan.last is not None and plan.first <= plan.last:
+        if tenant_facing:
+            if months.final:
+                cells = await weekly_cells(session, tenant_id=tenant_id, first_week=months.first, last_week=months.last)
+        elif plan.first is not None and plan.last is not None and plan.first <= plan.last:
             cells = await weekly_cells(session, tenant_id=tenant_id, first_week=plan.first, last_week=plan.last)
+    if tenant_facing:
+        shown = months.weeks(current_week)
+        return ActionEffects(
+            action=action,
+            k=k,
+            first_week=shown.weeks[0] if shown.weeks else None,
+            last_week=shown.weeks[-1] if shown.weeks else None,
+            weeks_before=shown.weeks_before,
+            weeks_after=shown.weeks_after,
+            too_early=shown.too_early,
+            final=months.final,
+            comparison_unit=_comparison_unit(units, action.org_unit_id),
+            note=_month_note(months, first_data),
+            categories=month_effects(cells, months, units=units, action_unit=action.org_unit_id, k=k),
+        )
     comparisons = compare_categories(cells, plan, units=units, action_unit=action.org_unit_id)
-    tenant_facing = is_tenant_facing(principal)
-    withheld = tenant_facing and not plan.final and bool(plan.weeks_before and plan.weeks_after)
     return ActionEffects(
         action=action,
         k=k,
@@ -701,13 +847,13 @@ async def action_effects(
         too_early=plan.too_early,
         final=plan.final,
         comparison_unit=_comparison_unit(units, action.org_unit_id),
-        note=_note(plan, first_data, withheld_until_final=withheld),
+        note=_note(plan, first_data, withheld_until_final=False),
         categories=view_effects(
             comparisons,
             nodes=tree_nodes(units),
             action_unit=action.org_unit_id,
             k=k,
-            tenant_facing=tenant_facing,
+            tenant_facing=False,
             plan=plan,
         ),
     )

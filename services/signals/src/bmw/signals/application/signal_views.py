@@ -7,7 +7,11 @@
   summary. Never a count, not even of a cell above *k*, so that nothing they pass on can be subtracted
   from another number to reveal a small cell.
 - **Client contacts and integrations** see the same as account managers, of their own organisation only,
-  and only signals that are not suppressed (the observed count is below the tenant's *k*).
+  and only signals that are not suppressed (the observed count is below the tenant's *k*) and whose bound adds
+  nothing to the trends (:func:`speaks_of_published_cells`). A signal a client sees tells them that at least
+  *k* referrals of its kind fell in its unit in its weeks: resting on a hidden cell, that is a lower bound on
+  it, and a lower bound beside a visible parent pins the hidden sibling ("Team A ≥ 5, the department 6, so
+  Team B had 1").
 - **Employees** see no signals at all.
 
 A signal a tenant-bound caller may not see answers exactly as a signal that does not exist (404).
@@ -29,11 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bmw.contracts.taxonomy import DetectionMethod, Role, SignalKind
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import FieldError, Forbidden, InvalidInput, NotFound
-from bmw.servicekit.tenants import org_unit_names
+from bmw.servicekit.tenants import k_anonymity, org_unit_names, org_units
 from bmw.servicekit.uow import UnitOfWorkFactory
+from bmw.signals.adapters.aggregates import weekly_cells
 from bmw.signals.adapters.tables import SIGNALS
+from bmw.signals.application.trends import MonthGrid, month_of_week, month_weeks
 from bmw.signals.domain.codes import ReviewStatus
+from bmw.signals.domain.detection import DEFAULT_SPECS
 from bmw.signals.domain.narrative import strength
+from bmw.signals.domain.suppression import DEFAULT_K
 
 #: Every role that sees some signals; an employee sees none.
 SIGNAL_READERS = (Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER, Role.ACCOUNT_MANAGER, Role.CLIENT_CONTACT, Role.INTEGRATION)
@@ -42,6 +50,10 @@ SIGNAL_READERS = (Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER, Role.ACCOUNT_MANAGER,
 RELEASED = (ReviewStatus.CONFIRMED.value, ReviewStatus.NOT_REQUIRED.value)
 
 _NOT_FOUND = "signal not found"
+
+#: The referral categories each detector adds up; the other kinds (contracts, capacity, consultations) speak of
+#: no referral cell.
+_SPEC_CATEGORIES = {spec.kind: frozenset(category.value for category in spec.categories) for spec in DEFAULT_SPECS}
 
 #: How sure a signal's test is, in words an account manager can pass on (DESIGN: explainable methods).
 Strength = Literal["notable", "strong", "very strong"]
@@ -140,6 +152,62 @@ def _summary(evidence: dict[str, Any], kind: SignalKind) -> str:
     if isinstance(summary, str) and summary:
         return summary
     return f"A {kind.value.replace('_', ' ')} signal was raised."
+
+
+def spoken_of(row: Row[Any]) -> tuple[frozenset[str], frozenset[date]] | None:
+    """The categories and months of the trend cells a referral signal speaks of, in its unit: the months of the
+    weeks it shows and of its raised week. None for a signal about no referral cells."""
+    categories = _SPEC_CATEGORIES.get(SignalKind(row.kind))
+    if categories is None or row.org_unit_id is None:
+        return None
+    weeks = set(_weeks(row.evidence or {}, row.raised_week)) | {row.raised_week}
+    return categories, frozenset(month_of_week(week) for week in weeks)
+
+
+async def published_grid(
+    session: AsyncSession, tenant_id: uuid.UUID, rows: list[Row[Any]], default_k: int
+) -> MonthGrid | None:
+    """The organisation's trend cells over every month the rows speak of (None when they speak of none)."""
+    months = {month for row in rows if (spoken := spoken_of(row)) is not None for month in spoken[1]}
+    if not months:
+        return None
+    units = await org_units(session, tenant_id)
+    k = await k_anonymity(session, tenant_id, default_k)
+    first, last = month_weeks(min(months))[0], month_weeks(max(months))[1]
+    cells = await weekly_cells(session, tenant_id=tenant_id, first_week=first, last_week=last)
+    return MonthGrid(units, cells, k)
+
+
+def speaks_of_published_cells(row: Row[Any], grid: MonthGrid | None) -> bool:
+    """Whether a client organisation may see the signal: whether its bound reveals nothing the trends hide.
+
+    A visible signal says "at least k referrals of these categories in this unit in these weeks" (a client is
+    shown no suppressed signal), about the unit's trend cells in those categories and months. It reveals nothing
+    when:
+
+    - every one of those cells is published: the bound follows from them (or contradicts them);
+    - the published ones hold at least k between them: the trends publish months, not weeks, so the referrals of
+      a published cell can sit in any week of its month without changing a published number, and a world with
+      all of them in the signal's weeks always meets the bound, whatever the hidden cells hold;
+    - for one of those categories and months the unit's cell, its ancestors' and the organisation total are all
+      hidden: referrals can be added to the unit unseen, so a world short of the bound can always be topped up.
+
+    Otherwise it is a lower bound on hidden cells that the trends do not give, and a lower bound beside a visible
+    parent pins the hidden sibling. The check runs at every read: a late referral can hide a published cell.
+    """
+    spoken = spoken_of(row)
+    if spoken is None:
+        return True
+    if grid is None:
+        return False
+    categories, months = spoken
+    unit = row.org_unit_id
+    cells = [(month, category, grid.cell(month, category, unit)) for month in months for category in categories]
+    if all(cell.count is not None for _, _, cell in cells):
+        return True
+    if sum(cell.count or 0 for _, _, cell in cells) >= grid.k:
+        return True
+    return any(grid.open_to_outside(month, category, unit) for month, category, _ in cells)
 
 
 def view_of(row: Row[Any], names: dict[uuid.UUID, str], audience: Audience) -> SignalView:
@@ -252,8 +320,12 @@ async def list_signals(
     kind: SignalKind | None = None,
     after: tuple[datetime, uuid.UUID] | None = None,
     limit: int = 50,
+    default_k: int = DEFAULT_K,
 ) -> list[SignalView]:
-    """The signals the caller may see, newest first; filters narrow them further."""
+    """The signals the caller may see, newest first; filters narrow them further.
+
+    Rows the caller may not see are skipped and the next rows read, so a page is short only at the end.
+    """
     principal.require_role(*SIGNAL_READERS)
     query, audience = _scoped(select(SIGNALS), principal, tenant_id)
     if status is not None:
@@ -262,21 +334,33 @@ async def list_signals(
         query = query.where(SIGNALS.c.review_status == review_status.value)
     if kind is not None:
         query = query.where(SIGNALS.c.kind == kind.value)
-    if after is not None:
-        query = query.where(tuple_(SIGNALS.c.created_at, SIGNALS.c.id) < tuple_(*after))
     query = query.order_by(SIGNALS.c.created_at.desc(), SIGNALS.c.id.desc()).limit(limit)
+    views: list[SignalView] = []
     async with uow(tenant_id=tenant_id) as work:
-        rows = list(await work.session.execute(query))
-        names = await names_by_tenant(work.session, {row.tenant_id for row in rows})
-    views = []
-    for row in rows:
-        seen_as = audience or audience_for(principal, row.tenant_id)
-        if seen_as is not None and visible(seen_as, review_status=row.review_status, suppressed=row.suppressed):
-            views.append(view_of(row, names[row.tenant_id], seen_as))
-    return views
+        position = after
+        while len(views) < limit:
+            page = query if position is None else query.where(tuple_(SIGNALS.c.created_at, SIGNALS.c.id) < position)
+            rows = list(await work.session.execute(page))
+            names = await names_by_tenant(work.session, {row.tenant_id for row in rows})
+            grid = None
+            if audience is Audience.CLIENT and rows:
+                grid = await published_grid(work.session, rows[0].tenant_id, rows, default_k)
+            for row in rows:
+                seen_as = audience or audience_for(principal, row.tenant_id)
+                if seen_as is None or not visible(seen_as, review_status=row.review_status, suppressed=row.suppressed):
+                    continue
+                if seen_as is Audience.CLIENT and not speaks_of_published_cells(row, grid):
+                    continue
+                views.append(view_of(row, names[row.tenant_id], seen_as))
+            if len(rows) < limit:
+                break
+            position = (rows[-1].created_at, rows[-1].id)
+    return views[:limit]
 
 
-async def load_visible(session: AsyncSession, signal_id: uuid.UUID, principal: Principal) -> SignalView:
+async def load_visible(
+    session: AsyncSession, signal_id: uuid.UUID, principal: Principal, default_k: int = DEFAULT_K
+) -> SignalView:
     """One signal as the caller may see it; 404 when it does not exist or is not theirs to see."""
     row = (await session.execute(select(SIGNALS).where(SIGNALS.c.id == signal_id))).first()
     if row is None:
@@ -284,11 +368,17 @@ async def load_visible(session: AsyncSession, signal_id: uuid.UUID, principal: P
     audience = audience_for(principal, row.tenant_id)
     if audience is None or not visible(audience, review_status=row.review_status, suppressed=row.suppressed):
         raise NotFound(_NOT_FOUND)
+    if audience is Audience.CLIENT and not speaks_of_published_cells(
+        row, await published_grid(session, row.tenant_id, [row], default_k)
+    ):
+        raise NotFound(_NOT_FOUND)
     return view_of(row, await org_unit_names(session, row.tenant_id), audience)
 
 
-async def get_signal(signal_id: uuid.UUID, *, principal: Principal, uow: UnitOfWorkFactory) -> SignalView:
+async def get_signal(
+    signal_id: uuid.UUID, *, principal: Principal, uow: UnitOfWorkFactory, default_k: int = DEFAULT_K
+) -> SignalView:
     """One signal, if the caller may see it."""
     principal.require_role(*SIGNAL_READERS)
     async with uow() as work:
-        return await load_visible(work.session, signal_id, principal)
+        return await load_visible(work.session, signal_id, principal, default_k)

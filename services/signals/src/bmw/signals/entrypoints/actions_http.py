@@ -100,8 +100,14 @@ class RateComparisonRead(BaseModel):
     """Referrals per week before and after the action, and their rate ratio (after / before) with its exact
     interval. Counts under k are null; the ratio, interval and p-value are null when withheld."""
 
-    before_weeks: int = Field(description="Completed weeks before the action's week (at most 12).")
-    after_weeks: int = Field(description="Completed weeks from the action's week on (at most 12).")
+    before_weeks: int = Field(
+        description="Completed weeks before the action's week (at most 12; for a client organisation the weeks of "
+        "the 3 whole months before the action's month)."
+    )
+    after_weeks: int = Field(
+        description="Completed weeks from the action's week on (at most 12; for a client organisation the weeks of "
+        "the action's month and the 2 after)."
+    )
     before_count: int | None = Field(description="Referrals in the weeks before; null when suppressed.")
     after_count: int | None = Field(description="Referrals in the weeks after; null when suppressed.")
     before_suppressed: bool = Field(description="True when the count before is under k and hidden.")
@@ -187,8 +193,10 @@ class ActionEffectsRead(BaseModel):
     weeks_after: int = Field(description="Completed weeks from the action's week on.")
     too_early: bool = Field(description="True when fewer than 4 completed weeks after the action exist.")
     final: bool = Field(
-        description="True once 12 weeks before and 12 completed weeks after exist. Until then the figures change "
-        "weekly and the client organisation sees no categories (subtracting two looks would reveal one week)."
+        description="Provider staff: true once 12 weeks before and 12 completed weeks after exist. A client "
+        "organisation gets whole calendar months (the 3 before the action's month against that month and the 2 "
+        "after), built from the trends' published month cells, and true only once those months have ended; until "
+        "then it sees no categories (subtracting two looks would reveal a week)."
     )
     comparison_unit: str | None = Field(description="What the comparison unit is; null when there is none.")
     note: str | None = Field(description="Why there is nothing to compare, if so.")
@@ -381,8 +389,9 @@ async def read_management_action_effects(
     uow: UowFactoryDep,
     runtime: RuntimeDep,
 ) -> ActionEffectsRead:
-    """Referral rates per category in the 12 completed weeks before and after the action, in its unit and the
-    rest of the organisation, with exact intervals; small counts suppressed."""
+    """Referral rates per category in the 12 completed weeks before and after the action (a client organisation:
+    the 3 whole months before the action's month and that month with the 2 after), in its unit and the rest of the
+    organisation, with exact intervals; small counts suppressed."""
     effects = await action_effects(
         action_id=action_id, principal=principal, uow=uow, default_k=runtime.settings.small_cell_k
     )

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from bmw.contracts.taxonomy import DetectionMethod, SignalKind
-from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
+from bmw.servicekit.deps import CurrentPrincipal, RuntimeDep, UowFactoryDep
 from bmw.servicekit.errors import error_responses
 from bmw.servicekit.idempotency import Idempotency, IdempotencyKeyHeader
 from bmw.signals.application.review import (
@@ -204,6 +204,7 @@ class FalseAlarmReportRead(BaseModel):
 async def read_signals(
     principal: CurrentPrincipal,
     uow: UowFactoryDep,
+    runtime: RuntimeDep,
     tenant_id: Annotated[
         uuid.UUID | None,
         Query(description="Only this client organisation's; default every one the caller may see."),
@@ -224,6 +225,7 @@ async def read_signals(
         kind=kind,
         after=decode_cursor(cursor),
         limit=limit,
+        default_k=runtime.settings.small_cell_k,
     )
     return SignalPage(
         items=[SignalRead.of(view) for view in views],
@@ -237,9 +239,12 @@ async def read_signals(
     tags=["signals"],
     responses=error_responses(401, 403, 404, 422, 503),
 )
-async def read_signal(signal_id: SignalId, principal: CurrentPrincipal, uow: UowFactoryDep) -> SignalRead:
+async def read_signal(
+    signal_id: SignalId, principal: CurrentPrincipal, uow: UowFactoryDep, runtime: RuntimeDep
+) -> SignalRead:
     """One signal, as the caller may see it; 404 when it does not exist or is not theirs to see."""
-    return SignalRead.of(await get_signal(signal_id, principal=principal, uow=uow))
+    view = await get_signal(signal_id, principal=principal, uow=uow, default_k=runtime.settings.small_cell_k)
+    return SignalRead.of(view)
 
 
 @signals_router.post(
