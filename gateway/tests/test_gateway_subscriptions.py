@@ -51,7 +51,7 @@ from bmw.gateway.subscriptions.testing import (
     websocket,
 )
 from bmw.gateway.subscriptions.types import AppointmentChangeKind, OpportunityChangeKind
-from bmw.gateway.testing import OTHER_TENANT, TENANT, FakeServices, SigningKey, make_settings
+from bmw.gateway.testing import OTHER_TENANT, SIGNALS, TENANT, FakeServices, SigningKey, make_settings
 from bmw.servicekit.auth import Principal
 
 WORKER = uuid.UUID("44444444-4444-4444-8444-444444444444")
@@ -317,7 +317,7 @@ async def live(signing_key: SigningKey, services: FakeServices) -> AsyncIterator
         yield gateway
 
 
-async def test_a_subscription_receives_a_pushed_event(live: LiveGateway) -> None:
+async def test_a_subscription_receives_a_pushed_event(live: LiveGateway, services: FakeServices) -> None:
     async with websocket(live.url) as ws:
         assert await ws.init({"authorization": live.bearer("client_contact", tenant_id=TENANT)}) == {
             "type": "connection_ack"
@@ -325,6 +325,7 @@ async def test_a_subscription_receives_a_pushed_event(live: LiveGateway) -> None
         await ws.subscribe("s1", RAISED, {"tenantId": str(TENANT)})
         await live.until_subscribed()
         data = signal_reviewed(org_unit_id=UNIT)
+        services.reply("GET", SIGNALS, f"/signals/{data.signal_id}", 200, {})
         event = envelope(data, TENANT, at=datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
 
         assert live.feed.publish(event) == 1
@@ -353,12 +354,13 @@ async def test_a_subscription_receives_a_pushed_event(live: LiveGateway) -> None
     }
 
 
-async def test_another_tenants_event_is_not_delivered(live: LiveGateway) -> None:
+async def test_another_tenants_event_is_not_delivered(live: LiveGateway, services: FakeServices) -> None:
     async with websocket(live.url) as ws:
         await ws.init({"token": live.keys.mint("client_contact", tenant_id=TENANT)})
         await ws.subscribe("s1", RAISED, {"tenantId": str(TENANT)})
         await live.until_subscribed()
         theirs, ours = signal_reviewed(), signal_reviewed()
+        services.reply("GET", SIGNALS, f"/signals/{ours.signal_id}", 200, {})
 
         assert live.feed.publish(envelope(theirs, OTHER_TENANT)) == 0
         assert live.feed.publish(envelope(ours, TENANT)) == 1
@@ -366,6 +368,43 @@ async def test_another_tenants_event_is_not_delivered(live: LiveGateway) -> None
 
     # The feed is ordered: had the other tenant's event been delivered, it would have come first.
     assert message["payload"]["data"]["signalRaised"]["signalId"] == str(ours.signal_id)
+
+
+async def test_a_client_receives_only_the_signals_the_signals_service_shows_them(
+    live: LiveGateway, services: FakeServices
+) -> None:
+    """A signal about k or more can still pin a hidden neighbour in the trends; the service decides, per caller."""
+    token = live.keys.mint("client_contact", tenant_id=TENANT)
+    async with websocket(live.url) as ws:
+        await ws.init({"token": token})
+        await ws.subscribe("s1", RAISED, {"tenantId": str(TENANT)})
+        await live.until_subscribed()
+        withheld, shown = signal_reviewed(), signal_reviewed()
+        services.reply(
+            "GET",
+            SIGNALS,
+            f"/signals/{withheld.signal_id}",
+            404,
+            {
+                "error": {
+                    "code": "not_found",
+                    "message": "signal not found",
+                    "request_id": "r",
+                    "fields": [],
+                    "details": {},
+                }
+            },
+        )
+        services.reply("GET", SIGNALS, f"/signals/{shown.signal_id}", 200, {})
+
+        assert live.feed.publish(envelope(withheld, TENANT)) == 1
+        assert live.feed.publish(envelope(shown, TENANT)) == 1
+        message = await ws.receive()
+
+    # Ordered feed: the withheld one would have come first.
+    assert message["payload"]["data"]["signalRaised"]["signalId"] == str(shown.signal_id)
+    asked = services.calls(SIGNALS, f"/signals/{withheld.signal_id}")
+    assert [request.headers["authorization"] for request in asked] == [f"Bearer {token}"]
 
 
 async def test_a_social_worker_follows_their_own_appointments_with_the_token_in_the_upgrade_header(

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from bmw.devstack.pytest_plugin import TestInfra
 from bmw.gateway.app import create_app
 from bmw.gateway.subscriptions.testing import envelope, feed_of, serve_live, signal_reviewed, websocket
-from bmw.gateway.testing import FakeServices, SigningKey, make_settings
+from bmw.gateway.testing import SIGNALS, FakeServices, SigningKey, make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,8 @@ async def test_a_confirmed_signal_published_to_kafka_reaches_its_subscriber_with
                 while feed.subscriber_count < 1:
                     await asyncio.sleep(0.01)
             event = envelope(signal_reviewed(), tenant)
+            # The signals service shows it to this client contact (the gateway asks before sending).
+            services.reply("GET", SIGNALS, f"/signals/{event.data['signal_id']}", 200, {})
 
             published = time.monotonic()
             await producer.send_and_wait(

@@ -7,28 +7,34 @@ closes the connection when their token expires.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Annotated, TypeVar
 
 import strawberry
 
+from bmw.gateway.clients import ServiceClient, UpstreamError
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError
 from bmw.gateway.identity.permissions import IsAuthenticated
 from bmw.gateway.subscriptions.feed import EventFeed, Subscriber
 from bmw.gateway.subscriptions.permissions import MayFollowAppointments, MayFollowOpportunities, MayFollowSignals
 from bmw.gateway.subscriptions.rules import (
+    SignalAudience,
     appointment_change_for,
     opportunity_change_for,
     raised_signal_for,
     signal_audience,
 )
 from bmw.gateway.subscriptions.types import AppointmentChange, OpportunityChange, RaisedSignal
+from bmw.servicekit.errors import DomainError
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 #: Where the app keeps the feed (``app.state``); set in its lifespan.
 FEED_STATE = "event_feed"
@@ -66,7 +72,29 @@ async def signal_raised(
     if audience is None:  # refused by MayFollowSignals already; this narrows the type
         raise GatewayError(ErrorCode.FORBIDDEN, "not allowed for this client organisation")
     feed = connected_feed(info)
-    return _deliver(partial(feed.subscribe, partial(raised_signal_for, audience, tenant)))
+    stream = _deliver(partial(feed.subscribe, partial(raised_signal_for, audience, tenant)))
+    if audience is SignalAudience.CLIENT:
+        return _shown_by_signals(stream, info.context.signals)
+    return stream
+
+
+async def _shown_by_signals(
+    stream: AsyncIterator[RaisedSignal], signals: ServiceClient
+) -> AsyncGenerator[RaisedSignal, None]:
+    """Only the signals the signals service itself shows the caller.
+
+    An event's ``suppressed`` flag says whether the signal's own count is below k; whether showing "at least k
+    here" pins a hidden neighbour in the trends (the rule of ``bmw.signals.application.signal_views``) only the
+    service can tell. So each released signal is read back with the caller's token, and one the service does not
+    show is not sent. When the service cannot be asked, the signal is withheld (the portal's list catches up).
+    """
+    async for signal in stream:
+        try:
+            await signals.request("GET", f"/signals/{signal.signal_id}")
+        except (DomainError, UpstreamError) as refusal:
+            logger.info("signal %s not sent to a client subscriber: %s", signal.signal_id, refusal)
+            continue
+        yield signal
 
 
 async def opportunity_changed(info: GatewayInfo) -> AsyncGenerator[OpportunityChange, None]:
@@ -91,7 +119,8 @@ class Subscription:
         resolver=signal_raised,
         description="Signals of one client organisation as they reach you: provider staff as they are raised; "
         "account managers and the organisation once a social worker confirmed them (or they need no review); "
-        "the organisation never a signal about fewer than k people. Counts only for provider staff.",
+        "the organisation never a signal about fewer than k people, nor one whose 'at least k' would reveal a "
+        "number its trends hide (the signals service decides). Counts only for provider staff.",
         permission_classes=[IsAuthenticated, MayFollowSignals],
     )
     opportunity_changed: AsyncGenerator[OpportunityChange, None] = strawberry.subscription(
