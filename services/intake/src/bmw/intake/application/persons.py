@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from bmw.contracts.taxonomy import Role
 from bmw.intake.adapters.repository import IntakeRepository
 from bmw.intake.adapters.tables import (
     ACCESS_LOG,
+    CASE_TRANSITIONS,
     CASES,
     CONSENTS,
     DOSSIER_ENTRIES,
@@ -124,22 +126,73 @@ async def export_person(client_ref: str, *, principal: Principal, intake: Intake
     }
 
 
+async def _own_login(work: UnitOfWork, intake: Intake, person_id: uuid.UUID, client_ref: str) -> str | None:
+    """The login of a person who referred themselves, or None: intake keeps only its keyed hash on the person,
+    but the login itself stands as the actor of what they did (their self-referral, their case's opening, their
+    access-log rows), so those actors are hashed until one matches."""
+    subject_hash = await work.session.scalar(select(PERSONS.c.subject_hash).where(PERSONS.c.id == person_id))
+    if subject_hash is None:
+        return None
+    own_cases = select(CASES.c.id).where(CASES.c.person_id == person_id)
+    candidates: set[str] = set()
+    for query in (
+        select(REFERRALS.c.referred_by).where(REFERRALS.c.person_id == person_id),
+        select(CASE_TRANSITIONS.c.actor).where(CASE_TRANSITIONS.c.case_id.in_(own_cases)),
+        select(ACCESS_LOG.c.actor).where(ACCESS_LOG.c.person_ref == client_ref),
+    ):
+        candidates.update(await work.session.scalars(query))
+    vault = intake.vault(work)
+    return next((s for s in candidates if hmac.compare_digest(vault.subject_hash(s), subject_hash)), None)
+
+
 async def _erase(work: UnitOfWork, intake: Intake, person_id: uuid.UUID, client_ref: str, tenant_id: uuid.UUID) -> None:
     """Crypto-shred the person, drop their dossier, detach their referrals and cases, pseudonymise the log."""
+    login = await _own_login(work, intake, person_id, client_ref)
     await intake.vault(work).shred(person_id)
     await work.session.execute(delete(DOSSIER_ENTRIES).where(DOSSIER_ENTRIES.c.person_id == person_id))
     await work.session.execute(delete(CONSENTS).where(CONSENTS.c.person_id == person_id))
     erased = erased_ref(client_ref)
+    if login is not None:
+        # An employee's own login would link what they did to them as surely as their name: it goes the way of
+        # the pseudonym (in the log also where they acted on no person, e.g. listing their referrals).
+        own_cases = select(CASES.c.id).where(CASES.c.person_id == person_id)
+        await work.session.execute(
+            update(REFERRALS)
+            .where(REFERRALS.c.person_id == person_id, REFERRALS.c.referred_by == login)
+            .values(referred_by=erased)
+        )
+        await work.session.execute(
+            update(CASE_TRANSITIONS)
+            .where(CASE_TRANSITIONS.c.case_id.in_(own_cases), CASE_TRANSITIONS.c.actor == login)
+            .values(actor=erased)
+        )
+        await work.session.execute(
+            update(ACCESS_LOG)
+            .where(
+                ACCESS_LOG.c.actor == login,
+                (ACCESS_LOG.c.person_ref == client_ref) | ACCESS_LOG.c.person_ref.is_(None),
+            )
+            .values(actor=erased)
+        )
     await work.session.execute(update(REFERRALS).where(REFERRALS.c.person_id == person_id).values(person_id=None))
     await work.session.execute(
         update(CASES).where(CASES.c.person_id == person_id).values(person_id=None, client_ref=erased)
     )
     await work.session.execute(update(PERSONS).where(PERSONS.c.id == person_id).values(client_ref=erased))
+    # Who read the case and when stays accountable; a colleague's stated reason is free text about the person.
     await work.session.execute(
-        update(ACCESS_LOG).where(ACCESS_LOG.c.person_ref == client_ref).values(person_ref=erased)
+        update(ACCESS_LOG).where(ACCESS_LOG.c.person_ref == client_ref).values(person_ref=erased, reason=None)
     )
     # Published events stay in the outbox for replay; a replay must not bring the pseudonym back to the
-    # services that were just told to forget it, so the copies are redacted (the erasure event keeps it).
+    # services that were just told to forget it, so the copies are redacted (the erasure event keeps it),
+    # and so is the digest of the employee's login that intake.case.opened.v1 carries.
+    await work.session.execute(
+        text(
+            "UPDATE outbox SET envelope = envelope #- '{data,employee_login}'"
+            " WHERE envelope->'data'->>'client_ref' = :ref"
+        ),
+        {"ref": client_ref},
+    )
     await work.session.execute(
         text(
             "UPDATE outbox SET envelope = jsonb_set(envelope, '{data,client_ref}', to_jsonb(CAST(:erased AS text)))"
