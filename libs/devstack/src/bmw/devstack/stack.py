@@ -148,6 +148,8 @@ class Stack:
         #: The dev signing key (PEM) and its public half, as given to every process.
         self.signing_key_pem = b""
         self.jwt_public_key = ""
+        #: Every token :meth:`mint` handed out, so that a test can prove none of them reached a log.
+        self.minted: list[str] = []
         #: Embedded infrastructure, when the stack started it.
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
@@ -411,7 +413,7 @@ class Stack:
         """A token signed with this stack's dev key (``sub`` defaults to a stable id per role)."""
         if not self.signing_key_pem:
             self.signing_key_pem = load_or_create_signing_key(signing_key_path(self.data_dir))
-        return mint_token(
+        token = mint_token(
             self.signing_key_pem,
             role=role,
             sub=sub or demo_data.default_subject(parse_role(role)),
@@ -420,6 +422,8 @@ class Stack:
             scopes=scopes,
             ttl=ttl,
         )
+        self.minted.append(token)
+        return token
 
     def dev_tokens(self, ttl: timedelta = DEFAULT_TTL) -> dict[str, str]:
         """Ready-to-use tokens by role: provider_admin, account_manager (portfolio: every demo tenant),
