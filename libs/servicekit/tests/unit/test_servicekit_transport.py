@@ -32,6 +32,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from bmw.contracts.pseudonyms import DEV_LOGIN_DIGEST_KEY
 from bmw.servicekit.app import _log_transport
 from bmw.servicekit.db import create_engine, engine_for
 from bmw.servicekit.messaging import ensure_topics
@@ -476,7 +477,23 @@ def test_no_secret_in_a_repr_a_log_line_or_an_error(
 
 
 def _production(**values: Any) -> IntakeLikeSettings:
+    values.setdefault("login_digest_key", "the-services-shared-secret")
     return IntakeLikeSettings(environment="production", jwt_public_key=PUBLIC_KEY, **values)
+
+
+def test_production_refuses_the_development_login_digest_key(pki: Pki) -> None:
+    safe = {
+        "database_url": TCP_URL,
+        "database_ssl_mode": "verify-full",
+        "database_ssl_root_cert": str(pki.ca),
+        "kafka_security_protocol": "SSL",
+        "kafka_ssl_cafile": str(pki.ca),
+    }
+    for key in (DEV_LOGIN_DIGEST_KEY, ""):
+        with pytest.raises(ValidationError, match="BMW_LOGIN_DIGEST_KEY must be set"):
+            _production(login_digest_key=key, **safe)
+    settings = _production(**safe)
+    assert "the-services-shared-secret" not in repr(settings)
 
 
 def test_production_refuses_plaintext_kafka_unless_allowed(pki: Pki) -> None:

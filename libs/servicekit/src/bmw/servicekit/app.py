@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bmw.contracts.envelope import dlq_topic
+from bmw.contracts.pseudonyms import use_login_key
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import engine_for, session_factory
@@ -105,6 +106,7 @@ async def _database_ready(engine: AsyncEngine) -> bool:
 def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
     """Create (but do not start) the runtime of a service."""
     settings = spec.settings
+    use_login_key(settings.login_digest_key.get_secret_value())
     engine = engine_for(settings)
     sessions = session_factory(engine)
     kafka = settings.kafka_transport()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from bmw.contracts.pseudonyms import DEV_LOGIN_DIGEST_KEY
 from bmw.servicekit.transport import DatabaseTransportSettings, KafkaTransportSettings
 
 
@@ -64,6 +65,11 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
         default=10.0, ge=0, validation_alias=_env("BMW_CONSUMER_BACKOFF_MAX_SECONDS")
     )
     small_cell_k: int = Field(default=5, ge=5, validation_alias=_env("BMW_SMALL_CELL_K"))
+    login_digest_key: SecretStr = Field(
+        default=SecretStr(DEV_LOGIN_DIGEST_KEY),
+        validation_alias=_env("BMW_LOGIN_DIGEST_KEY"),
+        description="The key of the login digests in events (bmw.contracts.pseudonyms); the same in every service.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -71,6 +77,10 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
             raise ValueError(f"{self.service_name.upper()}_DATABASE_URL is not set")
         if self.environment is Environment.PRODUCTION and not (self.jwt_public_key or self.jwt_jwks_url):
             raise ValueError("BMW_JWT_JWKS_URL (or BMW_JWT_PUBLIC_KEY) must be set in production")
+        if self.environment is Environment.PRODUCTION and (
+            self.login_digest_key.get_secret_value() in ("", DEV_LOGIN_DIGEST_KEY)
+        ):
+            raise ValueError("BMW_LOGIN_DIGEST_KEY must be set to the services' shared secret in production")
         return self
 
     @property
