@@ -78,6 +78,10 @@ def build_app() -> FastAPI:
     async def deadlock() -> None:
         raise DBAPIError("INSERT INTO appointments ...", {}, _WithSqlstate(SECRET, "40P01"))
 
+    @app.get("/too-many-connections")
+    async def too_many_connections() -> None:
+        raise DBAPIError("connect", {}, _WithSqlstate(SECRET, "53300"))
+
     @app.get("/other-database-error")
     async def other_database_error() -> None:
         raise DBAPIError("INSERT INTO appointments ...", {}, _WithSqlstate(SECRET, "22001"))
@@ -208,7 +212,7 @@ async def test_a_deadlock_is_a_503_the_caller_may_retry_and_other_database_error
     assert other.status_code == 500 and SECRET not in other.text
 
 
-@pytest.mark.parametrize("path", ["/database-down", "/connection-refused"])
+@pytest.mark.parametrize("path", ["/database-down", "/connection-refused", "/too-many-connections"])
 async def test_an_unreachable_database_is_a_503_with_retry_after(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
 

@@ -199,10 +199,16 @@ async def test_rotating_the_token_kills_the_old_url_and_deleting_kills_the_feed(
 
 @pytest.mark.parametrize(
     "token",
-    ["x" * 43, "does-not-exist", "a" * 500, "%00", "..%2F..%2Fetc"],
+    ["x" * 43, "does-not-exist", "a" * 500, "..%2F..%2Fetc"],
 )
 async def test_unknown_feed_tokens_are_404(scheduling: ServiceUnderTest, token: str) -> None:
     assert_not_found(await scheduling.client.get(f"/calendar/feeds/{token}.ics"))
+
+
+async def test_a_control_character_in_a_feed_url_is_bad_input_not_a_lookup(scheduling: ServiceUnderTest) -> None:
+    refused = await scheduling.client.get("/calendar/feeds/%00.ics")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["fields"][0]["path"] == "path"
 
 
 async def test_only_the_worker_or_an_admin_manages_a_worker_feed(scheduling: ServiceUnderTest, dev_keys: Any) -> None:

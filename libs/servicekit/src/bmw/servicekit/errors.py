@@ -101,6 +101,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 #: A deadlock PostgreSQL broke, or a serialisation failure: nothing changed, the same request may succeed.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+#: The server cannot take the connection now (too many connections, starting up or shutting down): nothing was
+#: done, and the caller may come back shortly, like any outage of the database.
+UNAVAILABLE_SQLSTATES = frozenset({"53300", "57P03", "57P01"})
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -166,6 +169,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's own answer to a body it could not even decode (e.g. not UTF-8): a bare 400 that no
+            # operation documents. It is bad input like any other, so the same 422 naming the body.
+            unreadable = FieldError(path="body", message="could not be read; send JSON encoded as UTF-8")
+            return error_response(422, "validation_failed", "invalid input: body", fields=[unreadable])
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
@@ -184,6 +192,11 @@ def install_error_handlers(app: FastAPI) -> None:
             logger.info("transaction lost to a concurrent one (%s); the caller may retry", exc.orig.sqlstate)  # type: ignore[union-attr]
             return error_response(
                 503, "unavailable", "busy with a concurrent change; retry shortly", headers={"Retry-After": "1"}
+            )
+        if getattr(exc.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES:
+            logger.warning("database refused the connection (%s)", exc.orig.sqlstate)  # type: ignore[union-attr]
+            return error_response(
+                503, "unavailable", "the service's database is unavailable; retry shortly", headers={"Retry-After": "5"}
             )
         return internal_error_response(exc)
 
