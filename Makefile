@@ -28,8 +28,10 @@ install: $(VENV)/.synced ## Install the workspace (uv from PyPI, then every pack
 dev: install ## Run the whole stack locally: embedded PostgreSQL and broker, four services, gateway, demo data
 	$(RUN) bmw dev up
 
-test: install ## Run every test against the real embedded PostgreSQL and broker
-	$(RUN) pytest $(PYTEST_ARGS)
+TEST_WORKERS ?= 2
+
+test: install ## Run every test against the real embedded PostgreSQL and broker (TEST_WORKERS=2 processes)
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: install ## Only the tests that need no infrastructure
 	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
