@@ -26,7 +26,7 @@ from bmw.contracts.pseudonyms import use_login_key
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import engine_for, session_factory
-from bmw.servicekit.errors import install_error_handlers, internal_error_response
+from bmw.servicekit.errors import error_responses, install_error_handlers, internal_error_response
 from bmw.servicekit.health import health_router
 from bmw.servicekit.input_guard import InputGuardMiddleware
 from bmw.servicekit.messaging import (
@@ -285,6 +285,10 @@ def create_service_app(
         openapi_tags=spec.openapi_tags or None,
         docs_url=None if production else "/docs",
         redoc_url=None,
+        # The input guard refuses forbidden text anywhere in a request, a stray query parameter too: every
+        # operation can answer 422, also one without parameters (FastAPI documents it only for those with some); and
+        # any request declaring a body over its limit gets 413.
+        responses=error_responses(413, 422),
     )
     # Inside the flow context (added last = outermost), so its refusals carry the request id.
     app.add_middleware(InputGuardMiddleware)

@@ -93,6 +93,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "The caller's role or client organisation does not allow this.",
         404: "Not found (or not visible to the caller).",
         409: "Conflicts with the current state.",
+        413: "The request body is larger than the service accepts (1 MiB).",
         422: "Invalid input; `fields` names each offending field.",
         503: "A dependency is unavailable; retry after the Retry-After seconds.",
     }.items()

@@ -148,7 +148,7 @@ async def create_billing_run(
     )
 
 
-@router.get("/invoices", response_model=list[InvoiceRead], responses=error_responses(401, 403, 422))
+@router.get("/invoices", response_model=list[InvoiceRead], responses=error_responses(401, 403, 404, 422))
 async def read_invoices(
     principal: CurrentPrincipal,
     uow: UowFactoryDep,
@@ -161,7 +161,8 @@ async def read_invoices(
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 100,
 ) -> list[InvoiceRead]:
     """Invoices and credit notes, newest period first: client contacts, integrations (invoices:read) and
-    account managers see their organisations' issued ones."""
+    account managers see their organisations' issued ones; to anyone else an organisation's invoices are
+    not there (404), as a single invoice is not."""
     views = await list_invoices(principal=principal, uow=uow, tenant_id=tenant_id, status=invoice_status, limit=limit)
     return [InvoiceRead.of(view) for view in views]
 

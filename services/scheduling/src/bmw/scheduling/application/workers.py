@@ -68,18 +68,19 @@ async def add_worker(
         [location.value for location in dict.fromkeys(locations or list(Location))],
     )
     async with uow() as work:
-        await work.session.execute(
-            insert(WORKERS).values(
-                id=worker.id,
-                name=worker.name,
-                specialisms=worker.specialisms,
-                languages=worker.languages,
-                tenant_ids=worker.tenant_ids,
-                weekly_hours=worker.weekly_hours,
-                locations=worker.locations,
-            )
-        )
         try:
+            # The insert runs at once: a taken id fails here, not at the commit.
+            await work.session.execute(
+                insert(WORKERS).values(
+                    id=worker.id,
+                    name=worker.name,
+                    specialisms=worker.specialisms,
+                    languages=worker.languages,
+                    tenant_ids=worker.tenant_ids,
+                    weekly_hours=worker.weekly_hours,
+                    locations=worker.locations,
+                )
+            )
             await work.commit()
         except IntegrityError as error:
             raise Conflict(
@@ -173,11 +174,12 @@ def _may_manage_agenda(principal: Principal, worker_id: uuid.UUID) -> None:
         raise Forbidden("provider admins, or the worker for their own agenda")
 
 
-def _check_period(start: datetime, end: datetime, longest: timedelta) -> None:
+def _check_period(start: datetime, end: datetime, longest: timedelta, *, end_field: str = "body.end") -> None:
+    """Refuse a backwards or too long period, naming where its end came from (a body, or a query's ``to``)."""
     if end <= start or end - start > longest:
         raise InvalidInput(
-            "the end must come after the start, within a year",
-            fields=[FieldError(path="body.end", message=f"after 'start', at most {longest.days} days later")],
+            f"the end must come after the start, at most {longest.days} days later",
+            fields=[FieldError(path=end_field, message=f"after 'start', at most {longest.days} days later")],
         )
 
 
@@ -228,7 +230,7 @@ async def list_exceptions(
 ) -> list[TimeOff]:
     """Absences and extra hours that touch [start, end), by start."""
     _may_manage_agenda(principal, worker_id)
-    _check_period(start, end, MAX_EXCEPTION)
+    _check_period(start, end, MAX_EXCEPTION, end_field="query.to")
     found: list[TimeOff] = []
     async with uow() as work:
         for table in (ABSENCES, EXTRA_HOURS):

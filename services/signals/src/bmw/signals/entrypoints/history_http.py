@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from bmw.contracts.taxonomy import Role
@@ -102,8 +102,11 @@ async def get_history_imports(
 
 @router.get(
     "/history-imports/template.csv",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "An example history file."}},
+    # A plain Response: with PlainTextResponse FastAPI would document the JSON error bodies as text/plain.
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "An example history file."}
+    },
 )
 async def get_history_template() -> PlainTextResponse:
     """An example history file to start from."""
