@@ -12,6 +12,7 @@ from typing import Annotated
 
 import strawberry
 
+from bmw.contracts.pseudonyms import CLIENT_REF_PATTERN
 from bmw.contracts.taxonomy import Role
 from bmw.gateway.cases.bodies import ConsentBody, ConsentCreateBody
 from bmw.gateway.cases.enums import ConsentItem, ConsentMethod, ConsentRecipient, ErasedData
@@ -48,7 +49,7 @@ STAFF = (Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN)
 STAFF_METHODS = frozenset({ConsentMethod.VERBAL, ConsentMethod.WRITTEN})
 
 #: Intake's pattern of a client reference; checked here too because the reference goes into a URL path.
-CLIENT_REF = re.compile(r"c_[A-Za-z0-9_-]{10,40}")
+CLIENT_REF = re.compile(CLIENT_REF_PATTERN)
 
 
 def mutation_input_path(path: str) -> str:

@@ -12,8 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 _EMPLOYEE_LOGIN = b"bmw:employee-login:v1:"
+
+CLIENT_REF_PATTERN = r"^c_[A-Za-z0-9_-]{10,40}$"
+"""A person's pseudonym as intake makes it (``c_`` and 10-40 URL-safe characters); anything else is bad input."""
+
+ClientRef = Annotated[str, StringConstraints(pattern=CLIENT_REF_PATTERN)]
+"""A path or body field holding a ``client_ref``: FastAPI refuses any other text with 422 naming the field."""
 
 DEV_LOGIN_DIGEST_KEY = "dev-only-login-digest-key"
 """The development key: production refuses to start with it (``bmw.servicekit.settings``)."""

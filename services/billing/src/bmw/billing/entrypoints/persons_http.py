@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from bmw.billing.application import persons as use
 from bmw.billing.domain.metering import Activity, Unit, UsageStatus
 from bmw.contracts.events.base import Decimal2
+from bmw.contracts.pseudonyms import ClientRef
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import error_responses
 
 router = APIRouter(tags=["rights of the person"])
-
-#: Intake's pattern of a pseudonym (``c_`` and 10-40 URL-safe characters); anything else is refused as input.
-ClientRef = Annotated[str, StringConstraints(pattern=r"^c_[A-Za-z0-9_-]{10,40}$")]
 
 
 class PersonUsageRead(BaseModel):

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from bmw.contracts.pseudonyms import ClientRef
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.intake.application import cases as case_use
 from bmw.intake.application import dossier as dossier_use
@@ -636,8 +637,6 @@ async def read_dossier(
 
 
 # -- the rights of the person ----------------------------------------------------------------------
-
-ClientRef = Annotated[str, StringConstraints(pattern=r"^c_[A-Za-z0-9_-]{10,40}$")]
 
 
 @persons.get("/persons/{client_ref}/export", responses=error_responses(401, 403, 404, 422))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
+from bmw.contracts.pseudonyms import ClientRef
 from bmw.contracts.taxonomy import AppointmentKind, CancelledBy, Category, Location, Urgency, WorkshopTheme
 from bmw.scheduling.application import persons as use
 from bmw.scheduling.domain.workshops import RegistrationStatus, WorkshopStatus
@@ -16,9 +17,6 @@ from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import error_responses
 
 router = APIRouter(tags=["rights of the person"])
-
-#: Intake's pattern of a pseudonym (``c_`` and 10-40 URL-safe characters); anything else is refused as input.
-ClientRef = Annotated[str, StringConstraints(pattern=r"^c_[A-Za-z0-9_-]{10,40}$")]
 
 
 class PersonAppointmentRead(BaseModel):

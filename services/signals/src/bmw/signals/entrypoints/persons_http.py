@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
+from bmw.contracts.pseudonyms import ClientRef
 from bmw.contracts.taxonomy import Category
 from bmw.servicekit.deps import CurrentPrincipal, UowFactoryDep
 from bmw.servicekit.errors import error_responses
 from bmw.signals.application import persons as use
 
 router = APIRouter(tags=["rights of the person"])
-
-#: Intake's pattern of a pseudonym (``c_`` and 10-40 URL-safe characters); anything else is refused as input.
-ClientRef = Annotated[str, StringConstraints(pattern=r"^c_[A-Za-z0-9_-]{10,40}$")]
 
 
 class CountedReferralRead(BaseModel):
