@@ -365,3 +365,30 @@ def matrix_tokens(
             claims["portfolio"] = [own_tenant]
         tokens[role] = mint(role, **claims)
     return tokens
+
+
+async def uncovered(client: httpx.AsyncClient, matrix: Matrix, requests: Requests[Any]) -> list[str]:
+    """:func:`check_coverage` against the operations the running service documents (its ``/openapi.json``)."""
+    response = await client.get("/openapi.json")
+    if response.status_code != 200:
+        return [f"GET /openapi.json answered {response.status_code}"]
+    return check_coverage(matrix, requests, operations_of(response.json()))
+
+
+async def unmatched(
+    client: httpx.AsyncClient,
+    matrix: Matrix,
+    requests: Requests[Ctx],
+    ctx: Ctx,
+    operation: str,
+    tokens: Mapping[str, str | None],
+    *,
+    classify: Callable[[httpx.Response], Outcome] | None = None,
+) -> str:
+    """Empty when every cell of ``operation`` answers as the matrix says; else the mismatches as a table and the
+    observed row (to review, for a row being written)."""
+    if operation not in requests.operations:
+        return f"{operation} has no request builder"
+    observed = await observe(client, requests, ctx, operation, tokens, classify=classify)
+    mismatches = compare(matrix, operation, observed)
+    return f"{report(mismatches)}\nobserved: {draft_row(operation, observed)}" if mismatches else ""
