@@ -7,7 +7,7 @@ intake logs the export in the person's access log. A service that refuses or is 
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -17,6 +17,7 @@ from bmw.gateway.clients import ServiceClient
 from bmw.gateway.context import GatewayInfo
 from bmw.gateway.errors import ErrorCode, GatewayError
 from bmw.gateway.identity.permissions import IsAuthenticated
+from bmw.gateway.loading import each_concurrently
 from bmw.gateway.personal_data.permissions import IsProviderAdmin
 from bmw.gateway.personal_data.types import Answer, PersonalData
 from bmw.servicekit.errors import FieldError
@@ -50,10 +51,8 @@ async def personal_data(
         "billing": context.billing,
         "signals": context.signals,
     }
-    # Like loading.each_concurrently: all at once, and one service's failure is only that service's answer.
-    answers = await asyncio.gather(
-        *(_export(client, client_ref) for client in clients.values()), return_exceptions=True
-    )
+    # All at once, and one service's failure is only that service's answer.
+    answers = await each_concurrently(partial(_export, client_ref=client_ref))(list(clients.values()))
     return PersonalData(client_ref=client_ref, answers=dict(zip(clients, answers, strict=True)))
 
 
