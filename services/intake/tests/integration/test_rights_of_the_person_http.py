@@ -7,7 +7,6 @@ The last test reads every event intake published in the session, so this module 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -254,11 +253,6 @@ async def test_retention_also_forgets_a_person_whose_referral_expired_unconsente
     assert person.sealed is None
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("PYTEST_XDIST_WORKER")),
-    reason="under pytest-xdist this worker's topic lacks intake's own events (open puzzle, see issue 8's note); "
-    "passes single-process: pytest -p no:xdist services/intake/tests/integration",
-)
 async def test_no_event_intake_published_carries_personal_data(
     intake: Any, flows: Any, personal_data: set[str]
 ) -> None:
@@ -268,8 +262,7 @@ async def test_no_event_intake_published_carries_personal_data(
     records: list[tuple[dict[str, str], bytes]] = []
     expected = {
         "intake.referral.received.v1",
-        # intake.referral.expired.v1 is scanned when present but not awaited: under two workers it did not reach
-        # this worker's topic before this test (to be understood; test_consent_http checks the expiry event).
+        "intake.referral.expired.v1",
         "intake.consent.changed.v1",
         "intake.case.opened.v1",
         "intake.case.assigned.v1",
@@ -287,7 +280,7 @@ async def test_no_event_intake_published_carries_personal_data(
         )
         return {headers["ce_type"] for headers, _ in records} >= expected
 
-    await eventually(read_all, timeout=90, what=f"intake's events, every kind of {sorted(expected)}")
+    await eventually(read_all, timeout=30, what=f"intake's events, every kind of {sorted(expected)}")
 
     def keys_of(value: object) -> set[str]:
         if isinstance(value, dict):
