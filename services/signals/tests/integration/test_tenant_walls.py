@@ -16,7 +16,8 @@ from bmw.devstack.testing import ServiceUnderTest
 from bmw.servicekit.db import session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.servicekit.walls import TenantScope, scoped
-from bmw.signals.adapters.tables import OPPORTUNITIES, SIGNALS
+from bmw.signals.adapters.tables import DETECTION_RUNS, OPPORTUNITIES, SIGNALS
+from bmw.signals.application.detection import run_due
 from bmw.signals.application.interventions import track_record
 
 pytestmark = pytest.mark.integration
@@ -81,3 +82,20 @@ async def test_a_scope_sees_its_own_opportunities_and_the_track_record_counts_ev
     assert visible == [mine], "an account manager of one organisation sees its opportunities only"
     assert record[CODE] == (3, 0), "the track record counts the wins of every organisation"
     assert after == [mine], "and the transaction returns to its own scope afterwards"
+
+
+async def test_the_periodic_detection_finds_the_organisations_due_behind_the_walls(signals: ServiceUnderTest) -> None:
+    """The job reads which organisations are due as the service connects (its role is held by the walls): it once
+    read them outside a unit of work, without a scope, and so found none at all."""
+    tenant = uuid.uuid4()
+    async with signals.sessions() as session, session.begin():
+        await session.execute(insert(DETECTION_RUNS).values(tenant_id=tenant, dirty=True))
+    engine = create_async_engine(signals.database_url)
+    try:
+        reports = await run_due(UnitOfWorkFactory(session_factory(engine)), default_k=5)
+    finally:
+        await engine.dispose()
+    assert tenant in {report.tenant_id for report in reports}
+    async with signals.sessions() as session:
+        dirty = await session.scalar(select(DETECTION_RUNS.c.dirty).where(DETECTION_RUNS.c.tenant_id == tenant))
+    assert dirty is False, "evaluated, so no longer due"

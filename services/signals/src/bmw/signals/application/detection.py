@@ -569,8 +569,8 @@ async def run_due(
 ) -> list[DetectionReport]:
     """Evaluate every tenant with new counts or not yet evaluated this week (the periodic job)."""
     today = (now or datetime.now(UTC)).astimezone(AMSTERDAM).date()
-    async with uow.sessions() as session:
-        due = await aggregates.tenants_due(session, today - timedelta(days=today.weekday()))
+    async with uow() as work:  # a unit of work: its transaction carries the scope the tables' walls read
+        due = await aggregates.tenants_due(work.session, today - timedelta(days=today.weekday()))
     reports = []
     for tenant_id in due:
         try:
