@@ -179,8 +179,12 @@ async def test_an_undecodable_record_is_dead_lettered_at_once(
     await running_consumers(helpers.tally_group(group), RetryPolicy(max_attempts=5, backoff_seconds=0.05))
 
     async def dead_lettered() -> bool:
+        # This test's group only: a service consuming the same topic dead-letters the record for its own group.
         found = await read_topic(
-            kit.bootstrap, f"{TOPIC}.dlq", match=lambda h: h.get("x-test-marker") == marker, idle_ms=300
+            kit.bootstrap,
+            f"{TOPIC}.dlq",
+            match=lambda h: h.get("x-test-marker") == marker and h.get("x-bmw-consumer-group") == group,
+            idle_ms=300,
         )
         return len(found) == 1 and "missing CloudEvents headers" in found[0][0]["x-bmw-error"]
 

@@ -20,7 +20,7 @@ from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topi
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def billing(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("billing", infra, dev_keys) as service:
         yield service

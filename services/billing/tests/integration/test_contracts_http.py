@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 TOPIC = "bmw.billing.events"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def billing(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("billing", infra, dev_keys) as service:
         yield service

@@ -34,7 +34,7 @@ TOPIC = "bmw.billing.events"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def billing(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("billing", infra, dev_keys) as service:
         yield service

@@ -36,7 +36,7 @@ COMPANY_VAT_ID = "NL004495445B01"
 SOLE_TRADER_VAT_ID = "NL002455799B11"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def billing(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("billing", infra, dev_keys) as service:
         yield service

@@ -51,7 +51,7 @@ HOURS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def billing(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("billing", infra, dev_keys) as service:
         yield service

@@ -20,7 +20,7 @@ EVERY_DAY = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def agenda(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("scheduling", infra, dev_keys) as service:
         yield service

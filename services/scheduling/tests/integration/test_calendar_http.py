@@ -32,7 +32,7 @@ EVERY_DAY = {
 FEED_PATH = re.compile(r"^/calendar/feeds/([A-Za-z0-9_-]{43})\.ics$")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def scheduling(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("scheduling", infra, dev_keys) as service:
         yield service

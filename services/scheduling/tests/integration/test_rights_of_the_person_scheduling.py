@@ -33,7 +33,7 @@ from bmw.servicekit.walls import TenantScope, scoped
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def scheduling(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("scheduling", infra, dev_keys) as service:
         yield service

@@ -23,7 +23,7 @@ TOPIC = "bmw.scheduling.events"
 HOURS_LOGGED = "scheduling.secondment.hours_logged.v1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def secondments(infra: Any, dev_keys: Any) -> AsyncIterator[ServiceUnderTest]:
     async with service_under_test("scheduling", infra, dev_keys) as service:
         yield service
