@@ -4,7 +4,8 @@ Each service's schema is migrated into a fresh database of the session's Postgre
 it; then, from ``pg_catalog``:
 
 - every table with a ``tenant_id`` column, or named by a wall migration (``OWN_WALLS``, ``CHILD_WALLS``), has
-  ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and its ``tenant_wall`` policy;
+  ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and its ``tenant_wall`` policy; a table of a caller's own rows
+  (``CALLER_WALLS``: the stored answers of ``Idempotency-Key``) has its ``caller_wall`` policy;
 - the tables without a wall are exactly :data:`UNWALLED`, each with the reason it holds no organisation's rows. A new
   table fails this test until someone decides which it is.
 
@@ -14,7 +15,8 @@ keys off (a child table's row hangs under a parent row of its organisation; :dat
 a CHECK needs). Then the service's own role (``bmw_<service>_app``, which owns nothing) proves the wall with every
 application filter gone: with no scope (a request that has not authenticated) it sees, updates and deletes nothing;
 with scope {A} it sees and updates exactly A's rows, and can neither move one of them to B nor write a row of B; the
-whole service's view sees them all.
+whole service's view sees them all. A caller wall is proven the same way with two callers' rows: a caller sees and
+changes its own rows only, whatever organisations it reaches; the service's own work sees them all.
 """
 
 from __future__ import annotations
@@ -47,17 +49,6 @@ pytestmark = pytest.mark.integration
 #: Tables deliberately without a wall: (service, table) -> why no client organisation's rows are in it.
 UNWALLED: dict[tuple[str, str], str] = {
     **{(service, "alembic_version"): "the schema's revision number" for service in SERVICES},
-    **{
-        (service, "outbox"): "events waiting for the relay (whole-service work); requests only append; carries "
-        "tenant_id and pseudonymous payloads: a candidate for an append-only wall"
-        for service in SERVICES
-    },
-    **{(service, "inbox"): "ids of events a consumer applied (whole-service work), no payload" for service in SERVICES},
-    **{
-        (service, "idempotency_keys"): "a caller's stored answers, found only by its own token subject and key "
-        "(no tenant column; the answer may hold its organisation's data)"
-        for service in ("intake", "scheduling", "signals")
-    },
     ("scheduling", "workers"): "the provider's social workers (staff data); tenant_ids lists whom they serve",
     ("scheduling", "absences"): "a worker's leave and sickness codes: staff data, no client organisation",
     ("scheduling", "extra_hours"): "a worker's extra working hours: staff data, no client organisation",
@@ -122,6 +113,16 @@ def declared_walls(service: str) -> dict[str, Wall]:
             walls[table] = Wall(table, column=column)
         for table, parent, key in getattr(module, "CHILD_WALLS", []):
             walls[table] = Wall(table, parent=parent, key=key)
+    return walls
+
+
+def declared_caller_walls(service: str) -> dict[str, str]:
+    """The caller walls the service's migrations declare (``CALLER_WALLS``): table -> its token-subject column."""
+    package = importlib.import_module(f"bmw.{service}.migrations.versions")
+    walls: dict[str, str] = {}
+    for module_info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        walls.update(getattr(module, "CALLER_WALLS", {}))
     return walls
 
 
@@ -290,8 +291,9 @@ class AppRole:
             if scope is not None:
                 values = scope.settings()
                 self.conn.execute(
-                    "SELECT set_config('app.all_tenants', %s, true), set_config('app.tenant_ids', %s, true)",
-                    (values["all_tenants"], values["tenant_ids"]),
+                    "SELECT set_config('app.all_tenants', %s, true), set_config('app.tenant_ids', %s, true), "
+                    "set_config('app.caller', %s, true)",
+                    (values["all_tenants"], values["tenant_ids"], values["caller"]),
                 )
             yield self.conn
 
@@ -336,11 +338,17 @@ def test_every_table_is_walled_or_reviewed_and_every_wall_holds(infra: TestInfra
     superuser_url = urlunsplit((admin.scheme, admin.netloc, f"/{service_role(database)}", admin.query, ""))
 
     declared = declared_walls(service)
+    callers = declared_caller_walls(service)
     with psycopg.connect(superuser_url, autocommit=True) as su:
         tables = catalogue(su)
         # 1. The catalogue: every tenant's table walled; every other table reviewed.
         reviewed = {table for svc, table in UNWALLED if svc == service}
-        assert not reviewed & set(declared), f"{service}: tables both walled and on the UNWALLED list"
+        assert not reviewed & (set(declared) | set(callers)), f"{service}: tables both walled and on UNWALLED"
+        assert not set(declared) & set(callers), f"{service}: tables behind both a tenant and a caller wall"
+        assert set(callers) <= set(tables), f"{service}: caller walls declared for missing tables"
+        for table in callers:
+            state = tables[table]
+            assert state.rls and state.forced and state.policies == ("caller_wall",), f"{service}: {state}"
         must_be_walled = ({name for name, state in tables.items() if state.has_tenant_id} - reviewed) | set(declared)
         assert set(declared) <= set(tables), f"{service}: walls declared for missing tables"
         broken = {
@@ -367,6 +375,9 @@ def test_every_table_is_walled_or_reviewed_and_every_wall_holds(infra: TestInfra
             if wall.column is not None and seeder.nullable(wall.table, wall.column):
                 seeder.insert(wall.table, {wall.column: None})
                 providers_own.add(wall.table)
+        for table, column in callers.items():
+            for subject in CALLERS:
+                seeder.insert(table, {column: subject})
         su.execute("SET session_replication_role = DEFAULT")
         expected = {
             table: {tenant: owner_count(su, wall, declared, tenant) for tenant in (TENANT_A, TENANT_B)}
@@ -411,6 +422,52 @@ def test_every_table_is_walled_or_reviewed_and_every_wall_holds(infra: TestInfra
             assert_cannot_write_for_b(app, service, table, wall, declared, only_a)
             with app.scoped(WHOLE_SERVICE) as c:
                 assert count(c, table) == totals[table], f"{service}.{table}: the whole service's view is short"
+        for table, column in callers.items():
+            assert_caller_wall_holds(app, service, table, column)
+
+
+#: Two callers' token subjects, for the caller walls.
+CALLERS = ("alice-wall-test", "bob-wall-test")
+
+
+def assert_caller_wall_holds(app: AppRole, service: str, table: str, column: str) -> None:
+    """A caller sees and changes its own rows only, whatever organisations its scope reaches (a provider admin's
+    too); a request whose caller is not known sees nothing; the service's own work sees every caller's rows."""
+    ident, subject = sql.Identifier(table), sql.Identifier(column)
+    alice, bob = CALLERS
+    for scope in (None, TenantScope(), TenantScope(tenant_ids=frozenset({TENANT_A}))):
+        with app.scoped(scope) as c:
+            assert count(c, table) == 0, f"{service}.{table}: visible without a caller ({scope})"
+            assert c.execute(sql.SQL("DELETE FROM {}").format(ident)).rowcount == 0, f"{service}.{table}: deletable"
+    for scope in (
+        TenantScope(tenant_ids=frozenset({TENANT_A}), caller=alice),
+        TenantScope(all_tenants=True, caller=alice),
+    ):
+        with app.scoped(scope) as c:
+            seen = [row[0] for row in c.execute(sql.SQL("SELECT {} FROM {}").format(subject, ident))]
+            assert seen == [alice], f"{service}.{table}: {scope} sees {seen}"
+            updated = c.execute(sql.SQL("UPDATE {} SET {} = {}").format(ident, subject, subject)).rowcount
+            assert updated == 1, f"{service}.{table}: {scope} updated {updated} rows"
+        with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            c.execute(sql.SQL("UPDATE {} SET {} = %s").format(ident, subject), (bob,))
+        with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            names = [
+                name
+                for (name,) in c.execute(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                    "AND NOT attisdropped",
+                    (f"public.{table}",),
+                )
+            ]
+            chosen = sql.SQL(", ").join(sql.Placeholder() if name == column else sql.Identifier(name) for name in names)
+            c.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} LIMIT 1").format(
+                    ident, sql.SQL(", ").join(map(sql.Identifier, names)), chosen, ident
+                ),
+                (bob,),
+            )
+    with app.scoped(WHOLE_SERVICE) as c:
+        assert count(c, table) == len(CALLERS), f"{service}.{table}: the service's own work sees every caller's rows"
 
 
 def reach(conn: psycopg.Connection[Any], service: str, table: str, wall: Wall) -> int:

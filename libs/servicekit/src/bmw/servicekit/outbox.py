@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bmw.contracts.envelope import CloudEvent
 from bmw.servicekit.tables import OUTBOX
+from bmw.servicekit.walls import WHOLE_SERVICE, apply_scope
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         async with self._sessions() as session, session.begin():
+            # Behind the outbox's tenant wall, the relay's work is the whole service's: every organisation's events.
+            await apply_scope(session, WHOLE_SERVICE)
             rows = (
                 await session.execute(
                     select(OUTBOX.c.id, OUTBOX.c.envelope)
@@ -88,6 +91,7 @@ class OutboxRelay:
             except Exception:
                 await session.rollback()
                 async with self._sessions() as counting, counting.begin():
+                    await apply_scope(counting, WHOLE_SERVICE)
                     await counting.execute(
                         update(OUTBOX)
                         .where(OUTBOX.c.id.in_(ids))
@@ -144,7 +148,8 @@ class OutboxRelay:
 
 
 async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
-    """Unsent rows and the creation time of the oldest one."""
+    """Unsent rows and the creation time of the oldest one (of the organisations the transaction's scope reaches:
+    the whole service's, in a job's unit of work)."""
     row = (
         await session.execute(select(func.count(), func.min(OUTBOX.c.created_at)).where(OUTBOX.c.sent_at.is_(None)))
     ).one()
@@ -152,7 +157,8 @@ async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
 
 
 async def mark_for_replay(session: AsyncSession, *, since: datetime) -> int:
-    """Mark sent rows created since ``since`` as unsent, so the relay publishes them again."""
+    """Mark sent rows created since ``since`` as unsent, so the relay publishes them again (within the transaction's
+    scope, as :func:`backlog`)."""
     result = await session.execute(
         update(OUTBOX).where(OUTBOX.c.created_at >= since, OUTBOX.c.sent_at.is_not(None)).values(sent_at=None)
     )
@@ -160,7 +166,7 @@ async def mark_for_replay(session: AsyncSession, *, since: datetime) -> int:
 
 
 async def prune_sent(session: AsyncSession, *, keep: timedelta) -> int:
-    """Delete sent rows older than the replay window."""
+    """Delete sent rows older than the replay window (within the transaction's scope, as :func:`backlog`)."""
     cutoff = datetime.now(UTC) - keep
     result = await session.execute(delete(OUTBOX).where(OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
