@@ -450,7 +450,7 @@ def assert_caller_wall_holds(app: AppRole, service: str, table: str, column: str
             assert updated == 1, f"{service}.{table}: {scope} updated {updated} rows"
         with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             c.execute(sql.SQL("UPDATE {} SET {} = %s").format(ident, subject), (bob,))
-        with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        with app.scoped(scope) as c:
             names = [
                 name
                 for (name,) in c.execute(
@@ -460,12 +460,11 @@ def assert_caller_wall_holds(app: AppRole, service: str, table: str, column: str
                 )
             ]
             chosen = sql.SQL(", ").join(sql.Placeholder() if name == column else sql.Identifier(name) for name in names)
-            c.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} LIMIT 1").format(
-                    ident, sql.SQL(", ").join(map(sql.Identifier, names)), chosen, ident
-                ),
-                (bob,),
+            copy_for_bob = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} LIMIT 1").format(
+                ident, sql.SQL(", ").join(map(sql.Identifier, names)), chosen, ident
             )
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                c.execute(copy_for_bob, (bob,))
     with app.scoped(WHOLE_SERVICE) as c:
         assert count(c, table) == len(CALLERS), f"{service}.{table}: the service's own work sees every caller's rows"
 
