@@ -39,6 +39,11 @@ REVIEWED: dict[tuple[str, str, str], str] = {
         "whole_service_view",
     ): "won/lost counts per intervention code, naming no organisation",
     (
+        "services/intake/src/bmw/intake/application/persons.py",
+        "_erase",
+        "whole_service_view",
+    ): "deletes an erased person's own Idempotency-Keys (behind the caller wall, not the admin's); reads nothing",
+    (
         "services/signals/src/bmw/signals/application/actions.py",
         "action_type_effects",
         "provider_wide",

@@ -18,7 +18,7 @@ from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.scheduling import AppointmentCompleted
 from bmw.contracts.taxonomy import AppointmentKind
 from bmw.devstack.testing import eventually, read_topic
-from bmw.intake.adapters.tables import ACCESS_LOG, DOSSIER_ENTRIES, PERSON_KEYS, PERSONS
+from bmw.intake.adapters.tables import ACCESS_LOG, DOSSIER_ENTRIES, IDEMPOTENCY_KEYS, PERSON_KEYS, PERSONS
 from bmw.intake.application.persons import apply_retention, erased_ref
 from bmw.intake.application.referrals import expire_referrals
 
@@ -251,6 +251,41 @@ async def test_retention_also_forgets_a_person_whose_referral_expired_unconsente
     assert seen.json()["status"] == "expired"
     assert person.erased_at is not None
     assert person.sealed is None
+
+
+async def test_erasure_forgets_the_idempotency_keys_a_self_referring_employee_sent(intake: Any, flows: Any) -> None:
+    """Their stored answers name their own login as the caller for 7 days; the admin who erases sees only its own
+    keys behind the caller wall, yet the erased person's go, and a colleague's stay."""
+    tenant, unit = await flows.tenant()
+    keys: dict[str, str] = {}
+    case_ids: dict[str, str] = {}
+    for who in ("erased", "colleague"):
+        subject = f"employee-{who}-{uuid.uuid4()}"
+        body = {
+            "org_unit_id": str(unit),
+            "category": "workload_stress",
+            "urgency": "normal",
+            "channel": "self",
+            "employee": flows.person(),
+            "employee_consented": True,
+        }
+        headers = {**flows.token("employee", tenant=tenant, sub=subject), "Idempotency-Key": f"key-{uuid.uuid4()}"}
+        response = await intake.client.post("/referrals", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        keys[who], case_ids[who] = subject, response.json()["case_id"]
+
+    async def subjects() -> set[str]:
+        async with intake.sessions() as session:  # the test's view: the service's own, every caller's keys
+            found = await session.scalars(
+                select(IDEMPOTENCY_KEYS.c.subject).where(IDEMPOTENCY_KEYS.c.subject.in_(keys.values()))
+            )
+            return set(found)
+
+    assert await subjects() == set(keys.values())
+    client_ref = (await flows.case(case_ids["erased"])).client_ref
+    erased = await intake.client.post(f"/persons/{client_ref}/erase", headers=flows.token("provider_admin"))
+    assert erased.status_code == 204, erased.text
+    assert await subjects() == {keys["colleague"]}
 
 
 async def test_no_event_intake_published_carries_personal_data(

@@ -109,6 +109,15 @@ async def forget_old_keys(session: AsyncSession, table: Table, *, now: datetime 
     return len(result.all())
 
 
+async def forget_callers(session: AsyncSession, table: Table, subjects: set[str]) -> int:
+    """Erasure: drop every key of these callers (an erased person's own login); returns how many. Behind the caller
+    wall this reaches other callers' keys only in the service's own view (a job, a consumer, ``whole_service_view``)."""
+    if not subjects:
+        return 0
+    result = await session.execute(delete(table).where(table.c.subject.in_(sorted(subjects))).returning(table.c.key))
+    return len(result.all())
+
+
 async def remember(
     session: AsyncSession, table: Table, idempotency: Idempotency, status_code: int, response: dict[str, Any]
 ) -> None:

@@ -28,8 +28,9 @@ from bmw.intake.application.common import Intake, audit
 from bmw.intake.domain.cases import CaseStatus
 from bmw.servicekit.auth import Principal
 from bmw.servicekit.errors import NotFound
-from bmw.servicekit.idempotency import forget_old_keys
+from bmw.servicekit.idempotency import forget_callers, forget_old_keys
 from bmw.servicekit.uow import UnitOfWork
+from bmw.servicekit.walls import whole_service_view
 
 
 def erased_ref(client_ref: str) -> str:
@@ -174,6 +175,10 @@ async def _erase(work: UnitOfWork, intake: Intake, person_id: uuid.UUID, client_
             )
             .values(actor=erased)
         )
+        # Their Idempotency-Keys (kept 7 days) name their login as the caller: behind the caller wall an admin's
+        # transaction sees its own keys only, so they go in the service's own view.
+        async with whole_service_view(work.session):
+            await forget_callers(work.session, IDEMPOTENCY_KEYS, {login})
     await work.session.execute(update(REFERRALS).where(REFERRALS.c.person_id == person_id).values(person_id=None))
     await work.session.execute(
         update(CASES).where(CASES.c.person_id == person_id).values(person_id=None, client_ref=erased)
