@@ -162,6 +162,9 @@ async def test_an_action_shows_a_rise_with_its_interval_and_hides_small_counts_f
     # action have ended: not yet for an action of these weeks (test_disclosure_attacker.py covers what they show).
     client_view = (await effects(signals, contact, action["id"])).json()
     assert client_view["final"] is False and client_view["categories"] == []
+    # So are the account manager's: weekly windows a week apart would give away single weeks' counts.
+    manager = dev_keys.mint("account_manager", portfolio=[tenant])
+    assert (await effects(signals, manager, action["id"])).json() == client_view
 
     # Six weeks after an action the figures still change weekly: staff see them, the client sees none yet.
     recent = await record(

@@ -14,14 +14,15 @@ announced in Logistics on 1 March"). An action serves twice:
 Small-cell suppression (DESIGN §2 rule 2) applies to every count shown, for every caller, including derived
 numbers:
 
-- a client organisation (client contact, integration) gets its comparisons on the trends' monthly grid
+- a client organisation (client contact, integration), and its account manager, gets its comparisons on the trends'
+  monthly grid
   (:func:`month_plan`, :class:`~bmw.signals.application.trends.MonthGrid`): the three calendar months before the
   action's month against the action's month and the two after it, each count the sum of the month cells the
   trends publish, shown only when every one of them is shown, and only once the last month has ended. Weekly
   windows leaked: two 12-week windows a week apart differ by one week leaving and one coming in (a week of a
   month the trends show as zero turns that into a single week's count), and a window minus the visible months
   inside it is the part of a hidden month it covers. Sums of published cells reveal neither;
-- provider staff get the 12 completed weeks before the action's week and the 12 from it on, from the first
+- provider admins and social workers get the 12 completed weeks before the action's week and the 12 from it on, from the first
   completed week after it, each window's counts published as :func:`protect_tree` publishes the org tree over
   that window (the unit's subtree total; the rest of the organisation only when the total and the unit are both
   shown), so two actions on a parent and its child in the same week cannot be subtracted into a hidden number;
@@ -797,10 +798,13 @@ async def action_effects(
     today: date | None = None,
 ) -> ActionEffects:
     """Before/after comparisons per category in the action's unit and the rest of the organisation: on the trends'
-    monthly grid for a client organisation (:func:`month_effects`), over weeks for provider staff."""
+    monthly grid for a client organisation and its account manager (:func:`month_effects`), over weeks for provider
+    admins and social workers."""
     principal.require_role(*READERS)
     current_week = monday(today or today_in_amsterdam())
-    tenant_facing = is_tenant_facing(principal)
+    # An account manager sees a client's numbers as the client does (DESIGN §2: small cells are hidden from them
+    # too): weekly windows a week apart would give away single weeks' counts.
+    tenant_facing = is_tenant_facing(principal) or not principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER)
     async with uow() as work:
         session = work.session
         row = (await session.execute(select(MANAGEMENT_ACTIONS).where(MANAGEMENT_ACTIONS.c.id == action_id))).first()
