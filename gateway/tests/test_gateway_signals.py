@@ -878,6 +878,7 @@ ACCOUNT_BODY: dict[str, Any] = {
     "pipeline": [{"stage": "new", "opportunities": 2, "estimated_value_cents": 690100}],
     "open_opportunity_value_cents": 690100,
     "workshops_since": "2025-03-03",
+    "workshops_until": "2026-02-23",
     "workshops": [
         {"theme": "giving_and_receiving_feedback", "sessions": 3, "participants": 31, "participants_suppressed": False},
         {"theme": "self_management", "sessions": 1, "participants": 3, "participants_suppressed": False},

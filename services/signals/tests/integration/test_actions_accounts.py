@@ -26,8 +26,10 @@ from bmw.signals.adapters.tables import (
     WEEKLY_COUNTS,
     WEEKLY_METRICS,
 )
+from bmw.signals.application.accounts import workshop_months
 from bmw.signals.application.actions import known_change_points
 from bmw.signals.application.observations import recent_observations
+from bmw.signals.application.trends import add_months, month_weeks
 from bmw.signals.domain.effects import compare_before_after, difference_in_differences
 from bmw.signals.domain.weeks import AMSTERDAM
 
@@ -474,10 +476,24 @@ async def test_the_account_view_shows_use_burn_down_renewal_and_delivery_but_no_
                 evidence_text="A rise in Magazijn.",
             )
         )
-        week = THIS_WEEK - timedelta(weeks=3)
+        # The workshop figures are whole completed months: last month's first week, the month before's, this week.
+        last_month = workshop_months(TODAY)[-1]
+        week, month_before = month_weeks(last_month)[0], month_weeks(add_months(last_month, -1))[0]
+
+        def metric(week_start: date, metric: str, theme: str, value: int) -> dict[str, Any]:
+            return {"tenant_id": tenant, "week_start": week_start, "metric": metric, "dimension": theme, "value": value}
+
         await session.execute(
             insert(WEEKLY_METRICS),
             [
+                # 14 in two months, but 2 of them in one month: their total would give those 2 away.
+                metric(week, "workshops_delivered", "stress_and_resilience", 1),
+                metric(week, "workshop_participants", "stress_and_resilience", 12),
+                metric(month_before, "workshops_delivered", "stress_and_resilience", 1),
+                metric(month_before, "workshop_participants", "stress_and_resilience", 2),
+                # This month has not ended: it does not count yet.
+                metric(THIS_WEEK, "workshops_delivered", "leading_through_change", 1),
+                metric(THIS_WEEK, "workshop_participants", "leading_through_change", 4),
                 {
                     "tenant_id": tenant,
                     "week_start": week,
@@ -569,7 +585,17 @@ async def test_the_account_view_shows_use_burn_down_renewal_and_delivery_but_no_
         "participants": None,
         "participants_suppressed": True,
     }
-    assert workshops["leading_through_change"]["participants"] == 12
+    assert workshops["leading_through_change"] == {
+        "theme": "leading_through_change",
+        "sessions": 1,
+        "participants": 12,
+        "participants_suppressed": False,
+    }
+    assert workshops["stress_and_resilience"]["sessions"] == 2
+    assert workshops["stress_and_resilience"]["participants_suppressed"] is True
+    assert account["workshops_since"] == month_weeks(workshop_months(TODAY)[0])[0].isoformat()
+    assert account["workshops_until"] == month_weeks(workshop_months(TODAY)[-1])[1].isoformat()
+    assert date.fromisoformat(account["workshops_until"]) < THIS_WEEK
     assert account["secondment_hours_last_12_months"] == "11.50"
     assert account["secondment_hours_this_contract_period"] == "7.50"
     assert account["contract_period_start"] == start.isoformat()

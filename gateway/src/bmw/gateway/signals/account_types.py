@@ -168,8 +168,15 @@ class AccountOverview:
         description="Estimated value of the opportunities not won or lost, euro cents excl. VAT."
     )
     open_opportunity_value_euros: str = strawberry.field(description="The same value in euros, a decimal string.")
-    workshops_since: dt.date = strawberry.field(description="First week of the workshop figures (12 months back).")
-    workshops: list[AccountWorkshops] = strawberry.field(description="Workshops delivered per theme since then.")
+    workshops_since: dt.date = strawberry.field(
+        description="Monday of the first week of the workshop figures: the 12 last completed calendar months (a week "
+        "belongs to the month of its Thursday)."
+    )
+    workshops_until: dt.date = strawberry.field(description="Monday of the last week of the workshop figures.")
+    workshops: list[AccountWorkshops] = strawberry.field(
+        description="Workshops delivered per theme in those months; participants only when every month's count is "
+        "0 or at least k."
+    )
     secondment_hours_last_12_months: str = strawberry.field(
         description="Secondment hours logged in the last 12 months, a decimal string."
     )
@@ -193,6 +200,7 @@ class AccountOverview:
             open_opportunity_value_cents=body.open_opportunity_value_cents,
             open_opportunity_value_euros=euros(body.open_opportunity_value_cents),
             workshops_since=body.workshops_since,
+            workshops_until=body.workshops_until,
             workshops=[AccountWorkshops.of(w, body.k) for w in body.workshops],
             secondment_hours_last_12_months=body.secondment_hours_last_12_months,
             contract_period_start=body.contract_period_start,

@@ -311,6 +311,7 @@ class AccountBody(_Answer):
     pipeline: list[PipelineStageBody]
     open_opportunity_value_cents: int
     workshops_since: dt.date
+    workshops_until: dt.date
     workshops: list[WorkshopsDeliveredBody]
     secondment_hours_last_12_months: str
     contract_period_start: dt.date | None

@@ -33,8 +33,9 @@ from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.signals.adapters.aggregates import metric_series, secondment_hours
 from bmw.signals.adapters.tables import CONTRACT_USAGE, CONTRACTS, OPPORTUNITIES, SIGNALS
 from bmw.signals.application.actions import monday, today_in_amsterdam, years_before
+from bmw.signals.application.trends import add_months, month_of_week, month_weeks
 from bmw.signals.domain.codes import ReviewStatus
-from bmw.signals.domain.suppression import disclose
+from bmw.signals.domain.suppression import Cell, disclose
 
 _NOT_FOUND = "no such client organisation"
 #: Signals an account manager may act on: confirmed by a social worker, or commercial ones that need no review.
@@ -209,6 +210,7 @@ class AccountView:
     pipeline: list[PipelineStage]
     open_opportunity_value_cents: int
     workshops_since: date
+    workshops_until: date
     workshops: list[WorkshopsDelivered]
     secondment_hours_last_12_months: Decimal
     contract_period_start: date | None
@@ -330,7 +332,8 @@ async def account_view(
         signals = await _open_signals(session, tenant_id, names)
         pipeline = await _pipeline(session, tenant_id)
         since = years_before(day, 1) + timedelta(days=1)
-        workshops = await _workshops(session, tenant_id, monday(since), k)
+        months = workshop_months(day)
+        workshops = await _workshops(session, tenant_id, months, k)
         current = _current(contracts, day)
         hours_year = await secondment_hours(session, tenant_id=tenant_id, since=since)
         hours_period = (
@@ -347,7 +350,8 @@ async def account_view(
         open_opportunity_value_cents=sum(
             s.estimated_value_cents for s in pipeline if s.stage.value not in CLOSED_STAGES
         ),
-        workshops_since=monday(since),
+        workshops_since=month_weeks(months[0])[0],
+        workshops_until=month_weeks(months[-1])[1],
         workshops=workshops,
         secondment_hours_last_12_months=hours_year,
         contract_period_start=current.period_start if current else None,
@@ -394,15 +398,42 @@ async def _pipeline(session: AsyncSession, tenant_id: uuid.UUID) -> list[Pipelin
     ]
 
 
-async def _workshops(session: AsyncSession, tenant_id: uuid.UUID, since: date, k: int) -> list[WorkshopsDelivered]:
-    sessions = await metric_series(session, tenant_id=tenant_id, metric="workshops_delivered", first_week=since)
-    participants = await metric_series(session, tenant_id=tenant_id, metric="workshop_participants", first_week=since)
+#: Completed calendar months the workshop figures cover.
+WORKSHOP_MONTHS = 12
+
+
+def workshop_months(day: date) -> tuple[date, ...]:
+    """The :data:`WORKSHOP_MONTHS` last calendar months whose weeks have all ended by ``day`` (a week belongs to its
+    Thursday's month, as in the trends), oldest first."""
+    this_week = monday(day)
+    last = month_of_week(this_week)
+    while month_weeks(last)[1] >= this_week:
+        last = add_months(last, -1)
+    return tuple(add_months(last, offset) for offset in range(1 - WORKSHOP_MONTHS, 1))
+
+
+async def _workshops(
+    session: AsyncSession, tenant_id: uuid.UUID, months: Sequence[date], k: int
+) -> list[WorkshopsDelivered]:
+    """Sessions and participants per theme over whole completed months. The window moves a month at a time, so two
+    views differ by whole months: the participants are shown only when every month's count is 0 or at least k, and
+    no difference of two views can come out as a number of fewer than k people."""
+    first, last = month_weeks(months[0])[0], month_weeks(months[-1])[1]
+    sessions = await metric_series(session, tenant_id=tenant_id, metric="workshops_delivered", first_week=first)
+    participants = await metric_series(session, tenant_id=tenant_id, metric="workshop_participants", first_week=first)
     found = []
     for theme in sorted(sessions):
-        delivered = sum(sessions[theme].values())
+        delivered = sum(value for week, value in sessions[theme].items() if week <= last)
         if delivered == 0:
             continue
-        people = disclose(sum(participants.get(theme, {}).values()), k)
+        per_month: dict[date, int] = defaultdict(int)
+        for week, value in participants.get(theme, {}).items():
+            if week <= last:
+                per_month[month_of_week(week)] += value
+        if all(count == 0 or count >= k for count in per_month.values()):
+            people = disclose(sum(per_month.values()), k)
+        else:
+            people = Cell(count=None, suppressed=True)  # a month of fewer than k: the total would give it away
         found.append(
             WorkshopsDelivered(
                 theme=theme, sessions=delivered, participants=people.count, participants_suppressed=people.suppressed

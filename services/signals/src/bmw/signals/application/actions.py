@@ -15,16 +15,15 @@ Small-cell suppression (DESIGN §2 rule 2) applies to every count shown, for eve
 numbers:
 
 - a client organisation (client contact, integration), and its account manager, gets its comparisons on the trends'
-  monthly grid
-  (:func:`month_plan`, :class:`~bmw.signals.application.trends.MonthGrid`): the three calendar months before the
-  action's month against the action's month and the two after it, each count the sum of the month cells the
-  trends publish, shown only when every one of them is shown, and only once the last month has ended. Weekly
-  windows leaked: two 12-week windows a week apart differ by one week leaving and one coming in (a week of a
-  month the trends show as zero turns that into a single week's count), and a window minus the visible months
-  inside it is the part of a hidden month it covers. Sums of published cells reveal neither;
-- provider admins and social workers get the 12 completed weeks before the action's week and the 12 from it on, from the first
-  completed week after it, each window's counts published as :func:`protect_tree` publishes the org tree over
-  that window (the unit's subtree total; the rest of the organisation only when the total and the unit are both
+  monthly grid (:func:`month_plan`, :class:`~bmw.signals.application.trends.MonthGrid`): the three calendar months
+  before the action's month against the action's month and the two after it, each count the sum of the month cells
+  the trends publish, shown only when every one of them is shown, and only once the last month has ended. Weekly
+  windows leaked: two 12-week windows a week apart differ by one week leaving and one coming in (a week of a month
+  the trends show as zero turns that into a single week's count), and a window minus the visible months inside it is
+  the part of a hidden month it covers. Sums of published cells reveal neither;
+- provider admins and social workers get the 12 completed weeks before the action's week and the 12 from it on, from
+  the first completed week after it, each window's counts published as :func:`protect_tree` publishes the org tree
+  over that window (the unit's subtree total; the rest of the organisation only when the total and the unit are both
   shown), so two actions on a parent and its child in the same week cannot be subtracted into a hidden number;
 - a rate ratio with one of its two counts reveals the other, so a client organisation sees a ratio, its interval
   and p-value only when every count behind it is shown; provider staff see the ratios in any case (they judge the

@@ -124,7 +124,9 @@ class WorkshopsDeliveredRead(BaseModel):
 
     theme: str = Field(description="Workshop theme.")
     sessions: int = Field(description="Sessions delivered.")
-    participants: int | None = Field(description="Participants in them; null when fewer than k (suppressed).")
+    participants: int | None = Field(
+        description="Participants in them; null (suppressed) when fewer than k, or when one month's count is."
+    )
     participants_suppressed: bool = Field(description="True when the participants are under k and hidden.")
 
 
@@ -139,8 +141,15 @@ class AccountRead(BaseModel):
     open_signals: list[OpenSignalRead] = Field(description="Open signals, latest first, without counts.")
     pipeline: list[PipelineStageRead] = Field(description="Opportunities per stage, in pipeline order.")
     open_opportunity_value_cents: int = Field(description="Estimated value of the opportunities not won or lost.")
-    workshops_since: dt.date = Field(description="First week of the workshop figures (12 months back).")
-    workshops: list[WorkshopsDeliveredRead] = Field(description="Workshops delivered per theme since then.")
+    workshops_since: dt.date = Field(
+        description="Monday of the first week of the workshop figures: the 12 last completed calendar months (a week "
+        "belongs to the month of its Thursday)."
+    )
+    workshops_until: dt.date = Field(description="Monday of the last week of the workshop figures.")
+    workshops: list[WorkshopsDeliveredRead] = Field(
+        description="Workshops delivered per theme in those months; participants only when every month's count "
+        "is 0 or at least k."
+    )
     secondment_hours_last_12_months: Decimal2 = Field(description="Secondment hours logged in the last 12 months.")
     contract_period_start: dt.date | None = Field(description="Start of the current contract period, if any.")
     secondment_hours_this_contract_period: Decimal2 | None = Field(
@@ -174,6 +183,7 @@ class AccountRead(BaseModel):
             ],
             open_opportunity_value_cents=view.open_opportunity_value_cents,
             workshops_since=view.workshops_since,
+            workshops_until=view.workshops_until,
             workshops=[
                 WorkshopsDeliveredRead(
                     theme=w.theme,
