@@ -237,7 +237,11 @@ def wall_migration(
     """The upgrade and downgrade statements of a migration that puts a service's tables behind walls: ``own`` maps a
     table to its tenant column, ``children`` are ``(table, parent, key)``, ``callers`` maps a table to its
     token-subject column. The upgrade (re)creates ``bmw_may_see``; the downgrade drops it only in the ``first``
-    migration that built walls (a later one leaves it to the walls before it)."""
+    migration that built walls (a later one leaves it to the walls before it).
+
+    For writing a new migration: write the statements into its file as lists (``UPGRADE``, ``DOWNGRADE``) rather than
+    calling this from it, so that a later change here cannot change what the migration did
+    (``libs/servicekit/tests/unit/test_frozen_migrations.py`` holds every migration to that)."""
     upgrade = [MAY_SEE_FUNCTION]
     for table, column in own.items():
         upgrade += wall_statements(table, column=column)

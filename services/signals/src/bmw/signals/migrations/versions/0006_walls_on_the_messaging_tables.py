@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from bmw.servicekit.walls import wall_migration
-
 revision: str = '0006'
 down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
@@ -25,7 +23,46 @@ OWN_WALLS = {'outbox': 'tenant_id', 'inbox': 'tenant_id'}
 #: The stored answers of Idempotency-Key belong to the caller that sent it (its token subject), not to an organisation.
 CALLER_WALLS = {'idempotency_keys': 'subject'}
 
-UPGRADE, DOWNGRADE = wall_migration(OWN_WALLS, callers=CALLER_WALLS, first=False)
+#: The statements as written for this revision: frozen here, so that a later change to bmw.servicekit.walls
+#: cannot change what an old migration does.
+UPGRADE = [
+    """
+CREATE OR REPLACE FUNCTION bmw_may_see(tenant uuid) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(current_setting('app.all_tenants', true), '') = 'on'
+      OR tenant = ANY (coalesce(nullif(current_setting('app.tenant_ids', true), ''), '{}')::uuid[])
+$$
+""",
+    'ALTER TABLE outbox ENABLE ROW LEVEL SECURITY',
+    'ALTER TABLE outbox FORCE ROW LEVEL SECURITY',
+    'CREATE POLICY tenant_wall ON outbox USING (bmw_may_see(tenant_id)) WITH CHECK (bmw_may_see(tenant_id))',
+    'ALTER TABLE inbox ENABLE ROW LEVEL SECURITY',
+    'ALTER TABLE inbox FORCE ROW LEVEL SECURITY',
+    'CREATE POLICY tenant_wall ON inbox USING (bmw_may_see(tenant_id)) WITH CHECK (bmw_may_see(tenant_id))',
+    """
+CREATE OR REPLACE FUNCTION bmw_is_caller(subject text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN coalesce(current_setting('app.caller', true), '') = ''
+              THEN coalesce(current_setting('app.all_tenants', true), '') = 'on'
+              ELSE subject = current_setting('app.caller', true) END
+$$
+""",
+    'ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY',
+    'ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY',
+    'CREATE POLICY caller_wall ON idempotency_keys USING (bmw_is_caller(subject)) WITH CHECK (bmw_is_caller(subject))',
+]
+DOWNGRADE = [
+    'DROP POLICY IF EXISTS tenant_wall ON outbox',
+    'ALTER TABLE outbox NO FORCE ROW LEVEL SECURITY',
+    'ALTER TABLE outbox DISABLE ROW LEVEL SECURITY',
+    'DROP POLICY IF EXISTS tenant_wall ON inbox',
+    'ALTER TABLE inbox NO FORCE ROW LEVEL SECURITY',
+    'ALTER TABLE inbox DISABLE ROW LEVEL SECURITY',
+    'DROP POLICY IF EXISTS caller_wall ON idempotency_keys',
+    'ALTER TABLE idempotency_keys NO FORCE ROW LEVEL SECURITY',
+    'ALTER TABLE idempotency_keys DISABLE ROW LEVEL SECURITY',
+    'DROP FUNCTION IF EXISTS bmw_is_caller(text)',
+]
 
 
 def upgrade() -> None:
