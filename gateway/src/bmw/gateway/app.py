@@ -72,6 +72,8 @@ def create_app(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        # In production a social worker's token must say whom they serve (see bmw.servicekit.auth).
+        require_serves=settings.production,
     )
     service_urls = settings.service_urls()
 

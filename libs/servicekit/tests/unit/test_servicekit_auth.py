@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from bmw.contracts.taxonomy import Role
 from bmw.servicekit.auth import Principal, TokenVerifier, bearer_token
 from bmw.servicekit.errors import Forbidden, Unauthorized
+from bmw.servicekit.walls import TenantScope
 
 ISSUER = "https://idp.test"
 AUDIENCE = "bmw"
@@ -312,3 +313,45 @@ def test_bearer_token_refuses_a_missing_or_other_scheme(header: str | None) -> N
         bearer_token(header)
 
     assert refused.value.message == "missing bearer token"
+
+
+# -- the organisations a social worker serves ----------------------------------------------------------------------
+
+
+def test_a_social_worker_acts_only_for_the_organisations_their_token_says_they_serve(
+    verifier: TokenVerifier, mint: Callable[..., str]
+) -> None:
+    principal = verifier.verify(mint(roles=["social_worker"], tenant_id=None, serves=[str(TENANT)]))
+
+    assert principal.serves == frozenset({TENANT})
+    assert principal.may_act_for(TENANT)
+    assert not principal.may_act_for(OTHER_TENANT)
+    with pytest.raises(Forbidden):
+        principal.require_tenant(OTHER_TENANT)
+    scope = TenantScope.of(principal)
+    assert (scope.all_tenants, scope.tenant_ids, scope.caller) == (False, frozenset({TENANT}), principal.subject)
+    assert scope.narrowed_to(OTHER_TENANT).tenant_ids == frozenset(), "a unit of work for another reaches nothing"
+
+
+def test_a_social_worker_token_without_serves_reaches_every_organisation_outside_production(
+    verifier: TokenVerifier, mint: Callable[..., str]
+) -> None:
+    principal = verifier.verify(mint(roles=["social_worker"], tenant_id=None))
+
+    assert principal.serves is None
+    assert principal.may_act_for(TENANT) and principal.may_act_for(OTHER_TENANT)
+    assert TenantScope.of(principal).all_tenants
+
+
+def test_production_refuses_a_social_worker_token_that_does_not_say_whom_they_serve(
+    public_pem: str, mint: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    strict = TokenVerifier(public_pem, issuer=ISSUER, audience=AUDIENCE, require_serves=True)
+
+    with caplog.at_level("INFO"), pytest.raises(Unauthorized, match=REFUSAL):
+        strict.verify(mint(roles=["social_worker"], tenant_id=None))
+    assert "serves claim" in caplog.text, "the log says which check failed"
+    assert strict.verify(mint(roles=["social_worker"], tenant_id=None, serves=[])).serves == frozenset()
+    assert strict.verify(mint(roles=["provider_admin"], tenant_id=None)).may_act_for(OTHER_TENANT)
+    nobody = strict.verify(mint(roles=["social_worker"], tenant_id=None, serves=[]))
+    assert not nobody.may_act_for(TENANT), "serving nobody, a social worker acts for nobody"

@@ -101,8 +101,10 @@ class Flows:
         self.personal_data.add(value)
         return value
 
-    def token(self, role: str, *, tenant: uuid.UUID | None = None, sub: str | None = None) -> dict[str, str]:
-        return bearer(self.keys.mint(role, tenant_id=tenant, sub=sub))
+    def token(
+        self, role: str, *, tenant: uuid.UUID | None = None, sub: str | None = None, **claims: Any
+    ) -> dict[str, str]:
+        return bearer(self.keys.mint(role, tenant_id=tenant, sub=sub, **claims))
 
     def worker(self) -> tuple[uuid.UUID, dict[str, str]]:
         """A social worker: their id and the headers of their token (subject = worker id)."""

@@ -20,6 +20,38 @@ def consent(recipient: str, item: str, granted: bool = True, **extra: Any) -> di
     return {"recipient": recipient, "item": item, "granted": granted, **extra}
 
 
+async def test_a_social_worker_records_consent_only_in_the_organisations_they_serve(intake: Any, flows: Any) -> None:
+    (served, served_unit), (other, other_unit) = await flows.tenant(), await flows.tenant()
+    theirs = await flows.refer(served, served_unit, consented=False)
+    foreign = await flows.refer(other, other_unit, consented=False)
+    worker = flows.token("social_worker", sub=str(uuid.uuid4()), serves=[served])
+    verbal = consent("provider", "referral", method="verbal")
+
+    missing = await intake.client.post(f"/referrals/{uuid.uuid4()}/consents", json=verbal, headers=worker)
+    refused = await intake.client.post(f"/referrals/{foreign['id']}/consents", json=verbal, headers=worker)
+    assert refused.status_code == missing.status_code == 404, "another organisation's referral looks absent"
+    assert (await intake.client.get(f"/referrals/{foreign['id']}", headers=worker)).status_code == 404
+    referred = await intake.client.post(
+        "/referrals",
+        json={
+            "tenant_id": str(other),
+            "org_unit_id": str(other_unit),
+            "category": "workload_stress",
+            "urgency": "normal",
+            "channel": "hr",
+            "employee": flows.person(),
+            "employee_consented": True,
+        },
+        headers=worker,
+    )
+    assert referred.status_code == 403, referred.text
+    given = await intake.client.post(f"/referrals/{theirs['id']}/consents", json=verbal, headers=worker)
+    assert given.status_code == 201, given.text
+    assert (await intake.client.get(f"/referrals/{foreign['id']}", headers=flows.token("provider_admin"))).json()[
+        "status"
+    ] == "awaiting_consent", "nothing changed in the other organisation"
+
+
 async def test_consent_opens_the_case_and_decides_what_the_referrer_learns(intake: Any, flows: Any) -> None:
     tenant, unit = await flows.tenant()
     hr = flows.token("client_contact", tenant=tenant, sub=f"hr-{uuid.uuid4()}")

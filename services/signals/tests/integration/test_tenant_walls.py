@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bmw.contracts.taxonomy import SignalKind
-from bmw.devstack.testing import ServiceUnderTest
+from bmw.devstack.testing import ServiceUnderTest, bearer
 from bmw.servicekit.db import session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.servicekit.walls import TenantScope, scoped
@@ -99,3 +99,27 @@ async def test_the_periodic_detection_finds_the_organisations_due_behind_the_wal
     async with signals.sessions() as session:
         dirty = await session.scalar(select(DETECTION_RUNS.c.dirty).where(DETECTION_RUNS.c.tenant_id == tenant))
     assert dirty is False, "evaluated, so no longer due"
+
+
+async def test_a_social_worker_sees_the_signals_of_the_organisations_they_serve(
+    signals: ServiceUnderTest, dev_keys: Any
+) -> None:
+    served, other = uuid.uuid4(), uuid.uuid4()
+    for tenant in (served, other):
+        await _won_opportunity(signals, tenant, date(2026, 4, 6))
+    worker = bearer(dev_keys.mint("social_worker", serves=[served]))
+
+    listed = await signals.client.get("/signals", headers=worker)
+    assert listed.status_code == 200, listed.text
+    tenants = {item["tenant_id"] for item in listed.json()["items"]}
+    assert tenants == {str(served)}, "only the organisation they serve"
+    period = {"from": "2026-01-01", "to": "2026-06-30"}
+    for path, params in (("/signals", {}), ("/trends", period)):
+        refused = await signals.client.get(path, params={"tenant_id": str(other), **params}, headers=worker)
+        assert refused.status_code == 403, (path, refused.text)
+        allowed = await signals.client.get(path, params={"tenant_id": str(served), **params}, headers=worker)
+        assert allowed.status_code == 200, (path, allowed.text)
+
+    unlimited = bearer(dev_keys.mint("social_worker"))  # a token that does not say: every organisation
+    everyone = await signals.client.get("/signals", params={"limit": 200}, headers=unlimited)
+    assert {str(served), str(other)} <= {item["tenant_id"] for item in everyone.json()["items"]}

@@ -71,9 +71,9 @@ def is_tenant_facing(principal: Principal) -> bool:
 
 
 def may_read_signals(principal: Principal, tenant_id: uuid.UUID) -> bool:
-    """Provider admins and social workers any organisation, account managers their portfolio, client contacts and
-    integrations their own."""
-    if principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER):
+    """Provider admins any organisation, social workers those they serve, account managers their portfolio, client
+    contacts and integrations their own."""
+    if principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER) and principal.may_act_for(tenant_id):
         return True
     if principal.has_role(Role.ACCOUNT_MANAGER) and tenant_id in principal.portfolio:
         return True

@@ -87,8 +87,8 @@ class SignalAudience(Enum):
 
 def signal_audience(principal: Principal, tenant_id: uuid.UUID) -> SignalAudience | None:
     """How much of this organisation's signals the caller may receive; ``None`` when nothing."""
-    if principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER):
-        return SignalAudience.STAFF
+    if principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER) and principal.may_act_for(tenant_id):
+        return SignalAudience.STAFF  # a social worker: the organisations they serve
     if principal.has_role(Role.ACCOUNT_MANAGER) and tenant_id in principal.portfolio:
         return SignalAudience.PORTFOLIO
     if principal.has_role(Role.CLIENT_CONTACT, Role.INTEGRATION) and principal.tenant_id == tenant_id:

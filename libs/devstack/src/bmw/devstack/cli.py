@@ -90,7 +90,7 @@ MINT_HELP = (
     "Print a development token signed with [bold]<data-dir>/dev-signing-key.pem[/] (created if absent).\n\n"
     "The token alone goes to stdout, so [bold]TOKEN=$(bmw dev token --role provider_admin)[/] works. Services "
     "started by [bold]bmw dev up[/] with the same data directory accept it. client_contact, employee and "
-    "integration tokens need [bold]--tenant[/]."
+    "integration tokens need [bold]--tenant[/]; a social worker's may say whom they serve with [bold]--serves[/]."
 )
 
 
@@ -269,6 +269,14 @@ def token(
     scopes: Annotated[
         str | None, typer.Option("--scopes", help="Comma-separated scopes of an integration, e.g. invoices:read.")
     ] = None,
+    serves: Annotated[
+        str | None,
+        typer.Option(
+            "--serves",
+            help="Comma-separated client organisation ids a social worker serves (without it: every organisation; "
+            "production refuses a social worker's token without it).",
+        ),
+    ] = None,
     ttl_hours: Annotated[float, typer.Option("--ttl-hours", help="Lifetime in hours.", min=0.01)] = 12.0,
     data_dir: DataDir = Path(".bmw"),
 ) -> None:
@@ -282,12 +290,14 @@ def token(
             tenant_id=tenant,
             portfolio=_split(portfolio),
             scopes=_split(scopes),
+            serves=_split(serves),
             ttl=timedelta(hours=ttl_hours),
         )
     except TokenError as error:
         message = str(error)
         options = (
             ("portfolio", "--portfolio"),
+            ("served", "--serves"),
             ("tenant", "--tenant"),
             ("subject", "--sub"),
             ("lifetime", "--ttl-hours"),

@@ -318,6 +318,7 @@ class DevKeys:
         ttl: timedelta = DEFAULT_TTL,
         issuer: str | None = None,
         audience: str | None = None,
+        serves: Iterable[uuid.UUID | str] | None = None,
     ) -> str:
         """A signed token for ``role`` (``sub`` defaults to a random UUID)."""
         return mint_token(
@@ -327,6 +328,7 @@ class DevKeys:
             tenant_id=tenant_id,
             portfolio=portfolio,
             scopes=scopes,
+            serves=serves,
             ttl=ttl,
             issuer=issuer or self.issuer,
             audience=audience or self.audience,

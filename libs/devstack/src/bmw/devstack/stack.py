@@ -409,6 +409,7 @@ class Stack:
         portfolio: Iterable[str] | None = None,
         scopes: Iterable[str] | None = None,
         ttl: timedelta = DEFAULT_TTL,
+        serves: Iterable[str] | None = None,
     ) -> str:
         """A token signed with this stack's dev key (``sub`` defaults to a stable id per role)."""
         if not self.signing_key_pem:
@@ -420,6 +421,7 @@ class Stack:
             tenant_id=tenant_id,
             portfolio=portfolio,
             scopes=scopes,
+            serves=serves,
             ttl=ttl,
         )
         self.minted.append(token)

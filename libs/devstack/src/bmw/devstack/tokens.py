@@ -137,6 +137,7 @@ def mint_token(
     tenant_id: uuid.UUID | str | None = None,
     portfolio: Iterable[uuid.UUID | str] | None = None,
     scopes: Iterable[str] | None = None,
+    serves: Iterable[uuid.UUID | str] | None = None,
     ttl: timedelta = DEFAULT_TTL,
     issuer: str = DEV_ISSUER,
     audience: str = DEV_AUDIENCE,
@@ -145,7 +146,8 @@ def mint_token(
     """A signed RS256 JWT for one role.
 
     ``client_contact``, ``employee`` and ``integration`` act for one client organisation and need
-    ``tenant_id``; without it this raises :class:`TokenError`. Tenant and portfolio ids must be UUIDs.
+    ``tenant_id``; without it this raises :class:`TokenError`. Tenant, portfolio and ``serves`` ids (the client
+    organisations a social worker serves; without it they reach every organisation) must be UUIDs.
     ``now`` fixes the issue time (tests).
     """
     parsed = parse_role(role)
@@ -170,6 +172,8 @@ def mint_token(
         claims["portfolio"] = [_uuid_text(t, "a portfolio entry") for t in portfolio]
     if scopes is not None:
         claims["scopes"] = [s for s in scopes if s]
+    if serves is not None:
+        claims["serves"] = [_uuid_text(t, "a served organisation") for t in serves]
     key = _private_key(private_key_pem)
     kid = public_jwk(private_key_pem)["kid"]
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})

@@ -140,6 +140,8 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        # In production a social worker's token must say whom they serve (see bmw.servicekit.auth).
+        require_serves=settings.environment is Environment.PRODUCTION,
     )
     return ServiceRuntime(settings, engine, sessions, broker, relay, uow, verifier, consumers)
 

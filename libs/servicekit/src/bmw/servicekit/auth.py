@@ -1,7 +1,10 @@
 """JWT authentication and role/tenant authorisation (DESIGN §1).
 
 Every identity arrives as a signed JWT: ``iss``, ``aud``, ``sub``, ``exp``, ``roles``, and
-``tenant_id`` (tenant-bound roles), ``portfolio`` (account managers), ``scopes`` (integrations).
+``tenant_id`` (tenant-bound roles), ``portfolio`` (account managers), ``serves`` (social workers: the client
+organisations they serve), ``scopes`` (integrations). A social worker's token without ``serves`` reaches every
+organisation, as an identity provider that does not know the links would have it; production refuses such a token
+(``require_serves``), so there a social worker acts only for the organisations they serve.
 Services verify tokens themselves: the gateway is not the only wall.
 
 The verification key is either one PEM public key (development, tests) or the identity provider's JWKS
@@ -42,13 +45,17 @@ class Principal:
     portfolio: frozenset[uuid.UUID] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
     token: str = field(default="", repr=False, compare=False)
+    #: The client organisations a social worker serves; None when the token does not say (every organisation).
+    serves: frozenset[uuid.UUID] | None = None
 
     def has_role(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
 
     def may_act_for(self, tenant_id: uuid.UUID) -> bool:
         """Whether this caller may touch the given client organisation's data at all."""
-        if Role.PROVIDER_ADMIN in self.roles or Role.SOCIAL_WORKER in self.roles:
+        if Role.PROVIDER_ADMIN in self.roles:
+            return True
+        if Role.SOCIAL_WORKER in self.roles and (self.serves is None or tenant_id in self.serves):
             return True
         if Role.ACCOUNT_MANAGER in self.roles and tenant_id in self.portfolio:
             return True
@@ -179,11 +186,14 @@ class TokenVerifier:
         audience: str,
         leeway_seconds: int = 30,
         keys: KeySource | None = None,
+        require_serves: bool = False,
     ) -> None:
         self._keys: KeySource = keys or StaticKey(public_key)
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        #: Refuse a social worker's token without a ``serves`` claim (production).
+        self._require_serves = require_serves
 
     @classmethod
     def configured(
@@ -196,6 +206,7 @@ class TokenVerifier:
         audience: str,
         leeway_seconds: int,
         jwks_min_refresh_seconds: float = 30.0,
+        require_serves: bool = False,
     ) -> TokenVerifier:
         """The verifier the settings describe: the JWKS URL when set, else the PEM key."""
         keys: KeySource = (
@@ -203,7 +214,9 @@ class TokenVerifier:
             if jwks_url
             else StaticKey(public_key)
         )
-        return cls(issuer=issuer, audience=audience, leeway_seconds=leeway_seconds, keys=keys)
+        return cls(
+            issuer=issuer, audience=audience, leeway_seconds=leeway_seconds, keys=keys, require_serves=require_serves
+        )
 
     @property
     def fetches_keys(self) -> bool:
@@ -227,14 +240,16 @@ class TokenVerifier:
                 leeway=self._leeway,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-            return principal_from_claims(claims, token)
+            return principal_from_claims(claims, token, require_serves=self._require_serves)
         except (jwt.PyJWTError, ValueError) as error:
             # The caller learns only that the token is not accepted; the log says why.
             logger.info("token refused: %s", error)
             raise Unauthorized("invalid or expired token") from error
 
 
-def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
+def principal_from_claims(claims: dict[str, Any], token: str = "", *, require_serves: bool = False) -> Principal:
+    """The caller the claims describe; ``require_serves`` refuses a social worker's token that does not say which
+    organisations they serve (production), unless it is also a provider admin's."""
     raw_roles = claims.get("roles") or []
     if not isinstance(raw_roles, list) or not raw_roles:
         raise ValueError("token has no roles")
@@ -243,6 +258,11 @@ def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
     tenant_id = uuid.UUID(str(tenant)) if tenant else None
     if roles & TENANT_BOUND_ROLES and tenant_id is None:
         raise ValueError("a tenant-bound role needs a tenant_id claim")
+    serves = (
+        frozenset(uuid.UUID(str(t)) for t in _as_list(claims["serves"])) if claims.get("serves") is not None else None
+    )
+    if require_serves and serves is None and Role.SOCIAL_WORKER in roles and Role.PROVIDER_ADMIN not in roles:
+        raise ValueError("a social worker's token needs a serves claim")
     return Principal(
         subject=str(claims["sub"]),
         roles=roles,
@@ -250,6 +270,7 @@ def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
         portfolio=frozenset(uuid.UUID(str(t)) for t in _as_list(claims.get("portfolio"))),
         scopes=frozenset(str(s) for s in _as_list(claims.get("scopes"))),
         token=token,
+        serves=serves,
     )
 
 

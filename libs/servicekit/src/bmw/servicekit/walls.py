@@ -79,9 +79,13 @@ class TenantScope:
     @classmethod
     def of(cls, principal: Principal) -> TenantScope:
         """What the caller's roles reach, as ``Principal.may_act_for`` says."""
-        if principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER):
+        if principal.has_role(Role.PROVIDER_ADMIN) or (
+            principal.has_role(Role.SOCIAL_WORKER) and principal.serves is None
+        ):
             return cls(all_tenants=True, caller=principal.subject)
         reach: set[uuid.UUID] = set()
+        if principal.has_role(Role.SOCIAL_WORKER) and principal.serves is not None:
+            reach |= principal.serves  # the organisations they serve
         if principal.has_role(Role.ACCOUNT_MANAGER):
             reach |= principal.portfolio
         if principal.tenant_id is not None and principal.roles & TENANT_BOUND_ROLES:

@@ -375,7 +375,7 @@ async def record_consent(command: RecordConsent, *, principal: Principal, intake
 
 
 async def _may_record_consent(principal: Principal, vault: Any, referral: Referral, person_id: uuid.UUID) -> bool:
-    if principal.has_role(Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN):
+    if principal.has_role(Role.SOCIAL_WORKER, Role.PROVIDER_ADMIN) and principal.may_act_for(referral.tenant_id):
         return True
     if principal.has_role(Role.EMPLOYEE) and principal.tenant_id == referral.tenant_id:
         return person_id in await vault.find_by_subject(referral.tenant_id, principal.subject)

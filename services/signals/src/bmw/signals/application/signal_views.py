@@ -293,8 +293,13 @@ def _scoped(
         if audience is None:
             raise Forbidden("not allowed for this client organisation")
         query = query.where(SIGNALS.c.tenant_id == tenant_id)
-    elif principal.has_role(Role.PROVIDER_ADMIN, Role.SOCIAL_WORKER):
+    elif principal.has_role(Role.PROVIDER_ADMIN) or (
+        principal.has_role(Role.SOCIAL_WORKER) and principal.serves is None
+    ):
         audience = Audience.PROVIDER
+    elif principal.has_role(Role.SOCIAL_WORKER) and principal.serves is not None:
+        audience = Audience.PROVIDER
+        query = query.where(SIGNALS.c.tenant_id.in_(list(principal.serves)))  # the organisations they serve
     elif principal.has_role(Role.ACCOUNT_MANAGER):
         audience = Audience.ACCOUNT_MANAGER
         query = query.where(SIGNALS.c.tenant_id.in_(list(principal.portfolio)))
