@@ -450,21 +450,8 @@ def assert_caller_wall_holds(app: AppRole, service: str, table: str, column: str
             assert updated == 1, f"{service}.{table}: {scope} updated {updated} rows"
         with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             c.execute(sql.SQL("UPDATE {} SET {} = %s").format(ident, subject), (bob,))
-        with app.scoped(scope) as c:
-            names = [
-                name
-                for (name,) in c.execute(
-                    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-                    "AND NOT attisdropped",
-                    (f"public.{table}",),
-                )
-            ]
-            chosen = sql.SQL(", ").join(sql.Placeholder() if name == column else sql.Identifier(name) for name in names)
-            copy_for_bob = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} LIMIT 1").format(
-                ident, sql.SQL(", ").join(map(sql.Identifier, names)), chosen, ident
-            )
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-                c.execute(copy_for_bob, (bob,))
+        with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            c.execute(copy_of_a_row(c, table, column), (bob,))
     with app.scoped(WHOLE_SERVICE) as c:
         assert count(c, table) == len(CALLERS), f"{service}.{table}: the service's own work sees every caller's rows"
 
@@ -504,20 +491,22 @@ def assert_cannot_write_for_b(
     refusal = APPEND_ONLY.get((service, table), (psycopg.errors.InsufficientPrivilege, "row-level security"))
     with app.scoped(scope) as c, pytest.raises(refusal[0], match=refusal[1]):
         c.execute(sql.SQL("UPDATE {} SET {} = %s").format(ident, sql.Identifier(column)), (target,))
-    with app.scoped(scope) as c:
-        names = [
-            name
-            for (name,) in c.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
-                "AND attgenerated = '' AND attidentity = ''",
-                (f"public.{table}",),
-            )
-        ]
-        chosen = sql.SQL(", ").join(sql.Placeholder() if name == column else sql.Identifier(name) for name in names)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            c.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} LIMIT 1").format(
-                    ident, sql.SQL(", ").join(map(sql.Identifier, names)), chosen, ident
-                ),
-                (target,),
-            )
+    with app.scoped(scope) as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        c.execute(copy_of_a_row(c, table, column), (target,))
+
+
+def copy_of_a_row(conn: psycopg.Connection[Any], table: str, column: str) -> sql.Composed:
+    """``INSERT`` of a copy of one visible row of ``table`` with ``column`` set to the statement's one parameter."""
+    names = [
+        name
+        for (name,) in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+            "AND attgenerated = '' AND attidentity = ''",
+            (f"public.{table}",),
+        )
+    ]
+    chosen = sql.SQL(", ").join(sql.Placeholder() if name == column else sql.Identifier(name) for name in names)
+    ident = sql.Identifier(table)
+    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} LIMIT 1").format(
+        ident, sql.SQL(", ").join(map(sql.Identifier, names)), chosen, ident
+    )

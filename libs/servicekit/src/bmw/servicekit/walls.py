@@ -211,21 +211,12 @@ def caller_wall_statements(table: str, *, column: str = "subject") -> list[str]:
     ]
 
 
-def drop_caller_wall_statements(table: str) -> list[str]:
-    """Undo ``caller_wall_statements`` (the function stays while another table's wall may use it)."""
-    table = _name(table)
+def drop_wall_statements(table: str, *, policy: str = "tenant_wall") -> list[str]:
+    """Undo ``wall_statements`` / ``child_wall_statements`` (downgrades); ``caller_wall_statements`` with
+    ``policy="caller_wall"`` (its function stays while another table's wall may use it)."""
+    table, policy = _name(table), _name(policy)
     return [
-        f"DROP POLICY IF EXISTS caller_wall ON {table}",
-        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
-    ]
-
-
-def drop_wall_statements(table: str) -> list[str]:
-    """Undo ``wall_statements`` / ``child_wall_statements`` (downgrades)."""
-    table = _name(table)
-    return [
-        f"DROP POLICY IF EXISTS tenant_wall ON {table}",
+        f"DROP POLICY IF EXISTS {policy} ON {table}",
         f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
     ]
@@ -256,7 +247,7 @@ def wall_migration(
     walled = [*own, *(child for child, _, _ in children)]
     downgrade = [statement for table in walled for statement in drop_wall_statements(table)]
     for table in callers or {}:
-        downgrade += drop_caller_wall_statements(table)
+        downgrade += drop_wall_statements(table, policy="caller_wall")
     if callers:
         downgrade.append("DROP FUNCTION IF EXISTS bmw_is_caller(text)")
     if first:
