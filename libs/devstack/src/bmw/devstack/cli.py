@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -307,15 +308,60 @@ def token(
     typer.echo(text)
 
 
-def _run_intake(command: list[str], data_dir: Path) -> None:
+def _run_service(service: str, command: list[str], data_dir: Path, *, stack_required: bool = True) -> None:
+    """``python -m bmw.<service> <command>`` against the stack ``bmw dev up`` started (its database URL from
+    ``<data-dir>/stack.json``); without a stack, where allowed, against ``<SERVICE>_DATABASE_URL`` as set."""
     stack_file = data_dir / "stack.json"
-    if not stack_file.exists():
-        typer.echo(f"no running stack: {stack_file} is missing (start one with `bmw dev up`)", err=True)
+    environ = dict(os.environ)
+    if stack_file.exists():
+        described = json.loads(stack_file.read_text())
+        environ[f"{service.upper()}_DATABASE_URL"] = described["services"][service]["database_url"]
+    elif stack_required or f"{service.upper()}_DATABASE_URL" not in environ:
+        typer.echo(
+            f"no running stack: {stack_file} is missing (start one with `bmw dev up`"
+            + ("" if stack_required else f", or set {service.upper()}_DATABASE_URL")
+            + ")",
+            err=True,
+        )
         raise typer.Exit(2)
-    described = json.loads(stack_file.read_text())
-    environ = {**os.environ, "INTAKE_DATABASE_URL": described["services"]["intake"]["database_url"]}
-    completed = subprocess.run([sys.executable, "-m", "bmw.intake", *command], env=environ, check=False)
+    completed = subprocess.run([sys.executable, "-m", f"bmw.{service}", *command], env=environ, check=False)
     raise typer.Exit(completed.returncode)
+
+
+def _run_intake(command: list[str], data_dir: Path) -> None:
+    _run_service("intake", command, data_dir)
+
+
+class Service(StrEnum):
+    """A service with a database and an outbox."""
+
+    INTAKE = "intake"
+    SCHEDULING = "scheduling"
+    BILLING = "billing"
+    SIGNALS = "signals"
+
+
+REPLAY_HELP = (
+    "Publish again the events a service published since a moment, after the broker lost data.\n\n"
+    "Marks them unsent in the service's outbox; its running relay sends them again with their original ids, and "
+    "every consumer skips what its inbox says it already applied. Runs against the stack of [bold]bmw dev up[/], "
+    "or, without one, the database in [bold]<SERVICE>_DATABASE_URL[/]."
+)
+
+
+@app.command("replay", help=REPLAY_HELP)
+def replay(
+    service: Annotated[Service, typer.Option("--service", help="Whose events to publish again.", show_default=False)],
+    since: Annotated[
+        str, typer.Option("--since", help="From this moment: ISO 8601 with offset, or a date (midnight UTC).")
+    ],
+    until: Annotated[str | None, typer.Option("--until", help="Up to this moment (default: now).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be published; change nothing.")] = False,
+    data_dir: DataDir = Path(".bmw"),
+) -> None:
+    """Mark a service's events of a period for publishing again (help text: ``REPLAY_HELP``)."""
+    command = ["replay", "--since", since, *(["--until", until] if until else []), *(["--dry-run"] if dry_run else [])]
+    _run_service(service.value, command, data_dir, stack_required=False)
 
 
 @intake_app.command("retention")
