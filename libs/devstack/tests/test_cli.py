@@ -94,3 +94,27 @@ def test_tenant_bound_role_without_tenant_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--tenant" in result.output
     assert "tenant_id" in result.output
+
+
+def test_a_social_worker_token_says_whom_they_serve_and_a_bad_id_is_named(tmp_path: Path) -> None:
+    served = str(uuid.uuid4())
+    args = ["dev", "token", "--role", "social_worker", "--data-dir", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--serves", served])
+    assert result.exit_code == 0, result.output
+    assert jwt.decode(result.stdout.strip(), options={"verify_signature": False})["serves"] == [served]
+    bad = runner.invoke(app, [*args, "--serves", "not-an-id"])
+    assert bad.exit_code == 2 and "--serves" in bad.output and "not-an-id" in bad.output
+
+
+def test_replay_names_what_it_needs_when_there_is_no_stack_and_no_database(tmp_path: Path) -> None:
+    help_text = runner.invoke(app, ["replay", "--help"])
+    assert help_text.exit_code == 0 and "--since" in help_text.output and "original ids" in help_text.output
+    result = runner.invoke(
+        app,
+        ["replay", "--service", "billing", "--since", "2026-11-27", "--data-dir", str(tmp_path)],
+        env={"BILLING_DATABASE_URL": ""},
+    )
+    assert result.exit_code == 2
+    assert "stack.json is missing" in result.output and "BILLING_DATABASE_URL" in result.output
+    unknown = runner.invoke(app, ["replay", "--service", "payroll", "--since", "2026-11-27"])
+    assert unknown.exit_code == 2 and "payroll" in unknown.output

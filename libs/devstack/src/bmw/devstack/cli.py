@@ -316,7 +316,7 @@ def _run_service(service: str, command: list[str], data_dir: Path, *, stack_requ
     if stack_file.exists():
         described = json.loads(stack_file.read_text())
         environ[f"{service.upper()}_DATABASE_URL"] = described["services"][service]["database_url"]
-    elif stack_required or f"{service.upper()}_DATABASE_URL" not in environ:
+    elif stack_required or not environ.get(f"{service.upper()}_DATABASE_URL"):
         typer.echo(
             f"no running stack: {stack_file} is missing (start one with `bmw dev up`"
             + ("" if stack_required else f", or set {service.upper()}_DATABASE_URL")
