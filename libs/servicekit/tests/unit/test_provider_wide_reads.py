@@ -110,6 +110,8 @@ def doors_in(source: str) -> list[tuple[str, str]]:
 def scan() -> Iterator[tuple[str, str, str]]:
     for root in SCANNED:
         for path in sorted(root.rglob("*.py")):
+            if "migrations" in path.parts:
+                continue  # the wall migrations define bmw_may_see (and so name app.all_tenants); they read nothing
             for function, door in doors_in(path.read_text()):
                 yield (path.relative_to(ROOT).as_posix(), function, door)
 
