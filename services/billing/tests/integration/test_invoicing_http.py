@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
 from bmw.billing.adapters.invoice_tables import INVOICES
@@ -261,6 +262,30 @@ async def test_two_concurrent_runs_of_one_period_make_one_draft(billing: Service
     async with billing.sessions() as session:
         count = await session.scalar(select(func.count()).where(INVOICES.c.tenant_id == uuid.UUID(tenant)))
     assert count == 1
+
+
+def run_count(text: str, scope: str) -> float:
+    """How many billing runs of ``scope`` the metrics have timed."""
+    return next(
+        (
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "bmw_billing_run_duration_seconds_count" and sample.labels == {"scope": scope}
+        ),
+        0.0,
+    )
+
+
+async def test_the_metrics_time_each_billing_run(billing: ServiceUnderTest, dev_keys: Any) -> None:
+    before = run_count((await billing.client.get("/metrics")).text, "one")
+    tenant = await client_organisation(billing, dev_keys, "Gemeten B.V.")
+    await run(billing, dev_keys, tenant, "2026-10")
+    scraped = await billing.client.get("/metrics")
+    assert scraped.status_code == 200
+    assert run_count(scraped.text, "one") == before + 1
+    assert 'bmw_http_requests_total{method="POST",route="/billing-runs",status="201"}' in scraped.text
+    assert tenant not in scraped.text, "no organisation in a label"
 
 
 async def test_bad_periods_and_outsiders_are_refused(billing: ServiceUnderTest, dev_keys: Any) -> None:

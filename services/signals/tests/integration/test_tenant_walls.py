@@ -8,11 +8,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bmw.contracts.taxonomy import SignalKind
-from bmw.devstack.testing import ServiceUnderTest, bearer
+from bmw.devstack.testing import ServiceUnderTest, bearer, eventually
 from bmw.servicekit.db import session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.servicekit.walls import TenantScope, scoped
@@ -123,3 +124,29 @@ async def test_a_social_worker_sees_the_signals_of_the_organisations_they_serve(
     unlimited = bearer(dev_keys.mint("social_worker"))  # a token that does not say: every organisation
     everyone = await signals.client.get("/signals", params={"limit": 200}, headers=unlimited)
     assert {str(served), str(other)} <= {item["tenant_id"] for item in everyone.json()["items"]}
+
+
+def raised(text: str, kind: str) -> float:
+    return next(
+        (
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "bmw_signals_raised_total" and sample.labels == {"kind": kind}
+        ),
+        0.0,
+    )
+
+
+async def test_the_metrics_count_signals_raised_per_kind_over_every_organisation(signals: ServiceUnderTest) -> None:
+    before = raised((await signals.client.get("/metrics")).text, "reorganisation_wave")
+    tenant = uuid.uuid4()
+    await _won_opportunity(signals, tenant, date(2026, 5, 4))
+
+    async def counted() -> bool:  # the scrape reads the tables at most every few seconds
+        return raised((await signals.client.get("/metrics")).text, "reorganisation_wave") == before + 1
+
+    await eventually(counted, what="the new signal in the metrics")
+    text = (await signals.client.get("/metrics")).text
+    assert str(tenant) not in text, "no organisation in a label"
+    assert 'bmw_metrics_source_up{source="database"} 1.0' in text

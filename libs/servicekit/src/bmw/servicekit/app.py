@@ -15,8 +15,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +38,14 @@ from bmw.servicekit.messaging import (
     kafka_dead_letter,
     kafka_publisher,
     subscribe,
+)
+from bmw.servicekit.metrics import (
+    KafkaView,
+    MetricSource,
+    RequestMetrics,
+    RequestMetricsMiddleware,
+    ScrapeTimeMetrics,
+    exposition,
 )
 from bmw.servicekit.outbox import OutboxRelay
 from bmw.servicekit.settings import Environment, ServiceSettings
@@ -59,6 +68,10 @@ class ServiceSpec:
     version: str = "0.1.0"
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
     periodic_jobs: Sequence[PeriodicJob] = ()
+    #: Metrics of the service's own read at scrape time from its database (``bmw.servicekit.metrics``).
+    metric_sources: Sequence[MetricSource] = ()
+    #: Registries of metrics the service's code records itself (e.g. a billing run's duration).
+    metric_registries: Sequence[CollectorRegistry] = ()
 
 
 @dataclass(frozen=True)
@@ -295,6 +308,9 @@ def create_service_app(
     # Inside the flow context (added last = outermost), so its refusals carry the request id.
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(FlowContextMiddleware)
+    # Outermost: counts every answer, the flow context's 500s and the input guard's refusals included.
+    registry = CollectorRegistry()
+    app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
     install_error_handlers(app)
 
     async def database_check() -> bool:
@@ -305,6 +321,22 @@ def create_service_app(
         return bool(await runtime.broker.ping(timeout=2))
 
     app.include_router(health_router({"database": database_check, "broker": broker_check}))
+    scraped: list[ScrapeTimeMetrics] = []
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text format (see bmw.servicekit.metrics): no tenant, person or id in any label."""
+        if not scraped:
+            runtime: ServiceRuntime = app.state.runtime
+            kafka = KafkaView(
+                bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+                client_kwargs=runtime.settings.kafka_transport().aiokafka_kwargs(),
+                groups={group.name: tuple(group.topics) for group in spec.consumer_groups},
+            )
+            scraped.append(ScrapeTimeMetrics(runtime.uow, kafka, spec.metric_sources))
+        body, content_type = exposition([registry, *spec.metric_registries], await scraped[0].families())
+        return Response(content=body, media_type=content_type)
+
     for router in spec.routers:
         app.include_router(router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bmw.billing.adapters.metrics import BILLING_METRICS
 from bmw.billing.application.contracts import run_contract_calendar
 from bmw.billing.application.invoicing import issue_due_drafts
 from bmw.billing.entrypoints import contracts_http, invoices_http, persons_http
@@ -47,6 +48,7 @@ def service_spec(settings: BillingSettings) -> ServiceSpec:
         routers=[router, organisations_router, contracts_http.router, invoices_http.router, persons_http.router],
         consumer_groups=consumer_groups(),
         periodic_jobs=[_contract_calendar(settings), _auto_issue(settings)],
+        metric_registries=[BILLING_METRICS],
     )
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from bmw.servicekit.app import PeriodicJob, ServiceRuntime, ServiceSpec, create_service_app
 from bmw.servicekit.idempotency import forget_old_keys
+from bmw.signals.adapters.metrics import signals_raised
 from bmw.signals.adapters.tables import IDEMPOTENCY_KEYS
 from bmw.signals.application.detection import run_due
 from bmw.signals.entrypoints.accounts_http import accounts_router
@@ -58,6 +59,7 @@ def service_spec(settings: SignalsSettings) -> ServiceSpec:
             _detection(settings),
             PeriodicJob("housekeeping", settings.housekeeping_check_seconds, _housekeeping),
         ],
+        metric_sources=[signals_raised],
     )
 
 

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bmw.billing.adapters.invoice_json import invoice_from_json, invoice_to_json
 from bmw.billing.adapters.invoice_tables import BILLING_RUNS, INVOICE_LINES, INVOICES
+from bmw.billing.adapters.metrics import BILLING_RUN_DURATION
 from bmw.billing.adapters.rendering import render_html
 from bmw.billing.adapters.tables import (
     CONTRACTS,
@@ -297,6 +299,7 @@ async def run_billing(
     """A billing run: one draft invoice per client organisation with something to bill in the period."""
     principal.require_role(Role.PROVIDER_ADMIN)
     result = RunResult(uuid.uuid4(), period)
+    started = perf_counter()
     async with uow() as work:
         await work.session.execute(
             insert(BILLING_RUNS).values(
@@ -327,6 +330,7 @@ async def run_billing(
             update(BILLING_RUNS).where(BILLING_RUNS.c.id == result.run_id).values(drafts_created=len(result.drafts))
         )
         await work.commit()
+    BILLING_RUN_DURATION.labels("all" if tenant_id is None else "one").observe(perf_counter() - started)
     return result
 
 
