@@ -112,6 +112,15 @@ async def running_consumers(kit: Kit) -> AsyncIterator[Callable[..., Awaitable[E
 
 
 @pytest.fixture
+async def publisher_broker(kit: Kit) -> AsyncIterator[KafkaBroker]:
+    """A started broker client to publish with (stopped after the test)."""
+    broker = KafkaBroker(kit.bootstrap, logger=None)
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture
 def helpers() -> SimpleNamespace:
     """The helpers above (test modules cannot import conftest under importlib mode)."""
     return SimpleNamespace(referral=referral, tally=tally, tally_group=tally_group)

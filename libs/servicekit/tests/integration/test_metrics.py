@@ -27,16 +27,6 @@ def gauge(families, name: str, **labels: str) -> float | None:  # type: ignore[n
     return None
 
 
-@pytest.fixture
-async def publisher_broker(kit):  # type: ignore[no-untyped-def]
-    from faststream.kafka import KafkaBroker
-
-    broker = KafkaBroker(kit.bootstrap, logger=None)
-    await broker.start()
-    yield broker
-    await broker.stop()
-
-
 async def test_the_outbox_backlog_counts_every_organisation_whoever_scrapes(  # type: ignore[no-untyped-def]
     kit, publisher_broker, helpers
 ) -> None:

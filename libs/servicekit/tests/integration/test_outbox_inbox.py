@@ -24,16 +24,6 @@ class RelayCrashed(RuntimeError):
     pass
 
 
-@pytest.fixture
-async def publisher_broker(kit):  # type: ignore[no-untyped-def]
-    from faststream.kafka import KafkaBroker
-
-    broker = KafkaBroker(kit.bootstrap, logger=None)
-    await broker.start()
-    yield broker
-    await broker.stop()
-
-
 def of_tenant(tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
     return lambda headers: headers.get("ce_tenantid") == str(tenant_id)
 

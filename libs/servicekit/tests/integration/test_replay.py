@@ -23,16 +23,6 @@ pytestmark = pytest.mark.integration
 TOPIC = "bmw.intake.events"
 
 
-@pytest.fixture
-async def publisher_broker(kit):  # type: ignore[no-untyped-def]
-    from faststream.kafka import KafkaBroker
-
-    broker = KafkaBroker(kit.bootstrap, logger=None)
-    await broker.start()
-    yield broker
-    await broker.stop()
-
-
 async def sent_at(kit, event_id: uuid.UUID) -> datetime | None:  # type: ignore[no-untyped-def]
     async with kit.sessions() as session:
         value: datetime | None = await session.scalar(select(OUTBOX.c.sent_at).where(OUTBOX.c.id == event_id))

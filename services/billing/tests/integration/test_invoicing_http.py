@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
 from bmw.billing.adapters.invoice_tables import INVOICES
@@ -23,7 +22,7 @@ from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.events.scheduling import AppointmentCompleted, AppointmentNoShow
 from bmw.contracts.taxonomy import AppointmentKind, Category, Urgency
-from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic, service_under_test
+from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, metric_value, read_topic, service_under_test
 from bmw.servicekit.uow import UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
@@ -266,15 +265,7 @@ async def test_two_concurrent_runs_of_one_period_make_one_draft(billing: Service
 
 def run_count(text: str, scope: str) -> float:
     """How many billing runs of ``scope`` the metrics have timed."""
-    return next(
-        (
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "bmw_billing_run_duration_seconds_count" and sample.labels == {"scope": scope}
-        ),
-        0.0,
-    )
+    return metric_value(text, "bmw_billing_run_duration_seconds_count", scope=scope) or 0.0
 
 
 async def test_the_metrics_time_each_billing_run(billing: ServiceUnderTest, dev_keys: Any) -> None:

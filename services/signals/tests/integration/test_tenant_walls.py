@@ -8,12 +8,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bmw.contracts.taxonomy import SignalKind
-from bmw.devstack.testing import ServiceUnderTest, bearer, eventually
+from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, metric_value
 from bmw.servicekit.db import session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.servicekit.walls import TenantScope, scoped
@@ -127,15 +126,7 @@ async def test_a_social_worker_sees_the_signals_of_the_organisations_they_serve(
 
 
 def raised(text: str, kind: str) -> float:
-    return next(
-        (
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "bmw_signals_raised_total" and sample.labels == {"kind": kind}
-        ),
-        0.0,
-    )
+    return metric_value(text, "bmw_signals_raised_total", kind=kind) or 0.0
 
 
 async def test_the_metrics_count_signals_raised_per_kind_over_every_organisation(signals: ServiceUnderTest) -> None:

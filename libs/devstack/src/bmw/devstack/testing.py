@@ -13,6 +13,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
@@ -147,3 +148,12 @@ async def service_under_test(
     finally:
         await publisher.stop()
         await engine.dispose()
+
+
+def metric_value(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with exactly ``labels`` in a Prometheus text exposition; None when absent."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
