@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, any_, exists, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -328,7 +329,7 @@ async def list_workshops(
         narrowing: list[ColumnElement[bool]] = []
         trainer = _as_uuid(principal.subject) if principal.has_role(Role.SOCIAL_WORKER) else None
         if trainer is not None:
-            narrowing.append(WORKSHOPS.c.trainer_ids.any(trainer))
+            narrowing.append(literal(trainer, PG_UUID(as_uuid=True)) == any_(WORKSHOPS.c.trainer_ids))
         if tenant is not None and _is_employee(principal, tenant):
             narrowing.append(
                 or_(
