@@ -83,6 +83,9 @@ def create_app(
         limits = httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
+            # Well inside the services' keep-alive (30 s): a connection the server is closing as idle is never
+            # reused for a request (a POST that met that race failed with ReadError, and is not retried).
+            keepalive_expiry=2.0,
         )
         async with (
             httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False) as http,

@@ -72,6 +72,9 @@ def service_main(
         port=args.port,
         log_level="warning",
         timeout_graceful_shutdown=15,
+        # Longer than the gateway's keep-alive expiry (2 s): the client drops an idle connection before the server
+        # closes it, so no request is sent on a connection being closed.
+        timeout_keep_alive=30,
     )
     return 0
 
