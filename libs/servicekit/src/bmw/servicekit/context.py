@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,8 @@ class FlowContext:
     causation_id: str | None = None
     traceparent: str | None = None
     request_id: str | None = None
+    #: The client organisation the flow acts for, when it is one (an event's tenant; a tenant-bound caller's own).
+    tenant_id: str | None = None
 
 
 _current: ContextVar[FlowContext] = ContextVar("bmw_flow_context", default=FlowContext())  # noqa: B039 - frozen, immutable
@@ -27,6 +29,11 @@ def current_flow() -> FlowContext:
 def set_flow(context: FlowContext) -> object:
     """Set the flow context; returns a token for reset_flow."""
     return _current.set(context)
+
+
+def with_tenant(tenant_id: str) -> object:
+    """Name the client organisation of the running flow (for its log lines); returns a token for reset_flow."""
+    return _current.set(replace(_current.get(), tenant_id=tenant_id))
 
 
 def reset_flow(token: object) -> None:

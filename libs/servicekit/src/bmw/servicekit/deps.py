@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bmw.servicekit.app import ServiceRuntime
 from bmw.servicekit.auth import Principal
+from bmw.servicekit.context import with_tenant
 from bmw.servicekit.errors import Unauthorized
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.servicekit.walls import TenantScope, set_scope
@@ -37,6 +38,8 @@ async def get_principal(
     else:
         principal = verifier.verify(credentials.credentials)
     set_scope(TenantScope.of(principal))
+    if principal.tenant_id is not None:
+        with_tenant(str(principal.tenant_id))  # the request's log lines name the caller's own organisation
     return principal
 
 

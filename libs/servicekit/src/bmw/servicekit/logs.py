@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 from bmw.servicekit.context import current_flow
+
+#: A W3C trace context header: version, trace id, parent span id, flags.
+TRACEPARENT = re.compile(
+    r"(?P<version>[0-9a-f]{2})-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-(?P<flags>[0-9a-f]{2})"
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,6 +36,10 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = flow.request_id
         if flow.traceparent:
             entry["traceparent"] = flow.traceparent
+            if match := TRACEPARENT.fullmatch(flow.traceparent.strip().lower()):
+                entry["trace_id"], entry["span_id"] = match["trace"], match["span"]
+        if flow.tenant_id:
+            entry["tenant_id"] = flow.tenant_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -127,6 +127,7 @@ class EventConsumer:
                 correlation_id=event.correlationid or str(event.id),
                 causation_id=str(event.id),
                 traceparent=event.traceparent,
+                tenant_id=str(event.tenantid),
             )
         )
         try:
