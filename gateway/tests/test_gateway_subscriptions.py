@@ -24,6 +24,7 @@ from bmw.contracts.taxonomy import OpportunityStage, Role, SignalKind
 from bmw.gateway.app import create_app
 from bmw.gateway.scheduling.enums import AppointmentKind, CancelledBy
 from bmw.gateway.signals.enums import ReviewStatus
+from bmw.gateway.signals.permissions import may_read_signals
 from bmw.gateway.subscriptions.feed import EventFeed, FeedEvent
 from bmw.gateway.subscriptions.kafka import KafkaEventSource, decode_record
 from bmw.gateway.subscriptions.rules import (
@@ -92,6 +93,13 @@ def test_each_role_gets_its_signal_audience_and_tenant_bound_callers_only_their_
     assert signal_audience(INTEGRATION, TENANT) is SignalAudience.CLIENT
     assert signal_audience(CLIENT_CONTACT, OTHER_TENANT) is None
     assert signal_audience(EMPLOYEE, TENANT) is None
+
+
+def test_a_social_worker_who_serves_one_organisation_receives_its_signals_only() -> None:
+    serving = Principal(subject=str(WORKER), roles=frozenset({Role.SOCIAL_WORKER}), serves=frozenset({TENANT}))
+    assert signal_audience(serving, TENANT) is SignalAudience.STAFF
+    assert signal_audience(serving, OTHER_TENANT) is None
+    assert may_read_signals(serving, TENANT) and not may_read_signals(serving, OTHER_TENANT)
 
 
 def test_staff_receive_every_signal_as_it_is_raised_with_its_counts() -> None:
