@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CollectorRegistry
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from bmw.gateway.context import GatewayRuntime
 from bmw.gateway.graphql_http import RequestGuards
+from bmw.gateway.metrics import GraphQLMetrics
 from bmw.gateway.rate_limit import RateLimiter
 from bmw.gateway.request_size import RequestSizeLimit
 from bmw.gateway.schema import Protection, build_schema
@@ -28,6 +30,7 @@ from bmw.servicekit.app import FlowContextMiddleware
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.errors import install_error_handlers
 from bmw.servicekit.health import Check, health_router
+from bmw.servicekit.metrics import RequestMetrics, RequestMetricsMiddleware, exposition
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ def create_app(
     # One line per service call would drown the log; failures are logged by the clients.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     trusted_documents = TrustedDocuments.load(settings.trusted_documents_path or default_registry_path())
+    registry = CollectorRegistry()
+    operations = GraphQLMetrics(registry)
     schema = build_schema(
         Protection(
             max_depth=settings.max_depth,
@@ -63,7 +68,8 @@ def create_app(
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
             introspection=settings.introspection_enabled,
-        )
+        ),
+        extra_extensions=[operations.extension()],
     )
     verifier = TokenVerifier.configured(
         public_key=settings.jwt_public_key,
@@ -114,7 +120,15 @@ def create_app(
     # Inside the flow context, so that a 413 still carries the request id.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(FlowContextMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
     install_error_handlers(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text format: HTTP requests and GraphQL operations (see bmw.gateway.metrics)."""
+        body, content_type = exposition([registry], [])
+        return Response(content=body, media_type=content_type)
+
     app.include_router(
         health_router({service: _readiness_check(app, service, url) for service, url in service_urls.items()})
     )
