@@ -20,7 +20,9 @@ def consent(recipient: str, item: str, granted: bool = True, **extra: Any) -> di
     return {"recipient": recipient, "item": item, "granted": granted, **extra}
 
 
-async def test_a_social_worker_records_consent_only_in_the_organisations_they_serve(intake: Any, flows: Any) -> None:
+async def test_a_social_worker_records_consent_only_in_the_organisations_they_serve(
+    intake: Any, flows: Any, body: Any
+) -> None:
     (served, served_unit), (other, other_unit) = await flows.tenant(), await flows.tenant()
     theirs = await flows.refer(served, served_unit, consented=False)
     foreign = await flows.refer(other, other_unit, consented=False)
@@ -33,15 +35,7 @@ async def test_a_social_worker_records_consent_only_in_the_organisations_they_se
     assert (await intake.client.get(f"/referrals/{foreign['id']}", headers=worker)).status_code == 404
     referred = await intake.client.post(
         "/referrals",
-        json={
-            "tenant_id": str(other),
-            "org_unit_id": str(other_unit),
-            "category": "workload_stress",
-            "urgency": "normal",
-            "channel": "hr",
-            "employee": flows.person(),
-            "employee_consented": True,
-        },
+        json=body(other_unit, tenant_id=str(other), employee=flows.person()),
         headers=worker,
     )
     assert referred.status_code == 403, referred.text

@@ -253,7 +253,9 @@ async def test_retention_also_forgets_a_person_whose_referral_expired_unconsente
     assert person.sealed is None
 
 
-async def test_erasure_forgets_the_idempotency_keys_a_self_referring_employee_sent(intake: Any, flows: Any) -> None:
+async def test_erasure_forgets_the_idempotency_keys_a_self_referring_employee_sent(
+    intake: Any, flows: Any, body: Any
+) -> None:
     """Their stored answers name their own login as the caller for 7 days; the admin who erases sees only its own
     keys behind the caller wall, yet the erased person's go, and a colleague's stay."""
     tenant, unit = await flows.tenant()
@@ -261,16 +263,9 @@ async def test_erasure_forgets_the_idempotency_keys_a_self_referring_employee_se
     case_ids: dict[str, str] = {}
     for who in ("erased", "colleague"):
         subject = f"employee-{who}-{uuid.uuid4()}"
-        body = {
-            "org_unit_id": str(unit),
-            "category": "workload_stress",
-            "urgency": "normal",
-            "channel": "self",
-            "employee": flows.person(),
-            "employee_consented": True,
-        }
         headers = {**flows.token("employee", tenant=tenant, sub=subject), "Idempotency-Key": f"key-{uuid.uuid4()}"}
-        response = await intake.client.post("/referrals", json=body, headers=headers)
+        referral = body(unit, channel="self", employee=flows.person())
+        response = await intake.client.post("/referrals", json=referral, headers=headers)
         assert response.status_code == 201, response.text
         keys[who], case_ids[who] = subject, response.json()["case_id"]
 
