@@ -328,10 +328,6 @@ def _run_service(service: str, command: list[str], data_dir: Path, *, stack_requ
     raise typer.Exit(completed.returncode)
 
 
-def _run_intake(command: list[str], data_dir: Path) -> None:
-    _run_service("intake", command, data_dir)
-
-
 class Service(StrEnum):
     """A service with a database and an outbox."""
 
@@ -370,13 +366,13 @@ def intake_retention(
     data_dir: DataDir = Path(".bmw"),
 ) -> None:
     """Erase persons whose cases closed longer ago than the retention period (default 5 years)."""
-    _run_intake(["retention", *(["--dry-run"] if dry_run else [])], data_dir)
+    _run_service("intake", ["retention", *(["--dry-run"] if dry_run else [])], data_dir)
 
 
 @intake_app.command("expire-referrals")
 def intake_expire(data_dir: DataDir = Path(".bmw")) -> None:
     """Expire referrals that waited 14 days for the employee's consent."""
-    _run_intake(["expire-referrals"], data_dir)
+    _run_service("intake", ["expire-referrals"], data_dir)
 
 
 @contracts_app.command("export")

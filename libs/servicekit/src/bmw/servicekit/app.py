@@ -277,6 +277,15 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(spec)
         app.state.runtime = runtime
+        app.state.scrape_time_metrics = ScrapeTimeMetrics(
+            runtime.uow,
+            KafkaView(
+                bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+                client_kwargs=runtime.settings.kafka_transport().aiokafka_kwargs(),
+                groups={group.name: tuple(group.topics) for group in spec.consumer_groups},
+            ),
+            spec.metric_sources,
+        )
         await start_runtime(spec, runtime)
         if on_started is not None:
             await on_started(runtime)
@@ -321,20 +330,12 @@ def create_service_app(
         return bool(await runtime.broker.ping(timeout=2))
 
     app.include_router(health_router({"database": database_check, "broker": broker_check}))
-    scraped: list[ScrapeTimeMetrics] = []
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """Prometheus text format (see bmw.servicekit.metrics): no tenant, person or id in any label."""
-        if not scraped:
-            runtime: ServiceRuntime = app.state.runtime
-            kafka = KafkaView(
-                bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
-                client_kwargs=runtime.settings.kafka_transport().aiokafka_kwargs(),
-                groups={group.name: tuple(group.topics) for group in spec.consumer_groups},
-            )
-            scraped.append(ScrapeTimeMetrics(runtime.uow, kafka, spec.metric_sources))
-        body, content_type = exposition([registry, *spec.metric_registries], await scraped[0].families())
+        scraped: ScrapeTimeMetrics = app.state.scrape_time_metrics
+        body, content_type = exposition([registry, *spec.metric_registries], await scraped.families())
         return Response(content=body, media_type=content_type)
 
     for router in spec.routers:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -165,9 +167,6 @@ class ScrapeTimeMetrics:
 
 async def kafka_offsets(view: KafkaView) -> list[Metric]:
     """Consumer lag per group and topic, and the size of each consumed topic's dead-letter topic."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
     lag = GaugeMetricFamily(
         "bmw_consumer_lag_messages",
         "Records on a topic the consumer group has not committed yet (end offset minus committed offset).",
@@ -213,12 +212,10 @@ async def kafka_offsets(view: KafkaView) -> list[Metric]:
     return [lag, dead]
 
 
-async def _committed(view: KafkaView, group: str, partitions: list[Any]) -> dict[Any, int | None]:
+async def _committed(view: KafkaView, group: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int | None]:
     """The group's committed offsets, asked as the group's own consumers ask (OffsetFetch through its coordinator,
     without joining the group: nothing is rebalanced). The admin client's batch call is not used: the embedded broker
     answers it in a form aiokafka cannot read."""
-    from aiokafka import AIOKafkaConsumer
-
     asker = AIOKafkaConsumer(
         bootstrap_servers=view.bootstrap_servers, group_id=group, enable_auto_commit=False, **view.client_kwargs
     )
