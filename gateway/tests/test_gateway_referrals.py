@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
 from bmw.gateway.testing import (
     INTAKE,
@@ -72,7 +74,7 @@ def created(request: httpx.Request) -> httpx.Response:
 
 @pytest.mark.asyncio
 async def test_a_referral_is_submitted_to_intake_on_behalf_of_the_caller(
-    gateway: httpx.AsyncClient, services: FakeServices, signing_key: SigningKey
+    gateway: httpx.AsyncClient, services: FakeServices, signing_key: SigningKey, spans: list[ReadableSpan]
 ) -> None:
     services.on("POST", INTAKE, "/referrals", created)
     token = signing_key.mint("employee", tenant_id=TENANT)
@@ -119,7 +121,16 @@ async def test_a_referral_is_submitted_to_intake_on_behalf_of_the_caller(
     }
     assert call.headers["authorization"] == f"Bearer {token}"
     assert call.headers["x-correlation-id"] == "corr-123"
-    assert call.headers["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    # The call continues the caller's trace: the gateway's request span, under it the call's client span, whose
+    # context the service receives.
+    server = next(span for span in spans if span.kind is SpanKind.SERVER)
+    client = next(span for span in spans if span.kind is SpanKind.CLIENT)
+    assert server.name == "POST /graphql" and client.name == "POST intake"
+    assert server.parent is not None and f"{server.parent.span_id:016x}" == "b7ad6b7169203331"
+    assert client.parent is not None and server.context is not None and client.parent.span_id == server.context.span_id
+    assert client.context is not None
+    expected = f"00-0af7651916cd43dd8448eb211c80319c-{client.context.span_id:016x}-01"
+    assert call.headers["traceparent"] == expected
 
 
 @pytest.mark.asyncio

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from bmw.devstack.infra import libpq_url, service_role
+from bmw.devstack.otlp import OtlpReceiver, otlp_receiver
 from bmw.devstack.stack import Stack
 
 #: Runs after every other test of the session: it scans the logs the whole run wrote.
@@ -26,8 +27,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def traces() -> Iterator[OtlpReceiver]:
+    """Where the stack's processes export their spans (OTLP over HTTP, as in production)."""
+    with otlp_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Any, tmp_path_factory: pytest.TempPathFactory, traces: OtlpReceiver) -> Iterator[Stack]:
     environ = dict(os.environ)
+    # Tracing as configured in production, by the standard variables; sampled only where a caller's traceparent asks
+    # for it (its sampled flag), so the suite's other flows export nothing and one test follows whole traces.
+    environ.update(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
+    )
     environ["BMW_DATABASE_ADMIN_URL"] = infra.postgres_admin_url
     if infra.mode != "embedded":
         environ["KAFKA_BOOTSTRAP_SERVERS"] = infra.kafka_bootstrap_servers

@@ -17,7 +17,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from bmw.gateway.context import GatewayRuntime
 from bmw.gateway.graphql_http import RequestGuards
-from bmw.gateway.metrics import GraphQLMetrics
+from bmw.gateway.metrics import GraphQLMetrics, UpstreamMetrics
 from bmw.gateway.rate_limit import RateLimiter
 from bmw.gateway.request_size import RequestSizeLimit
 from bmw.gateway.schema import Protection, build_schema
@@ -31,6 +31,7 @@ from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.errors import install_error_handlers
 from bmw.servicekit.health import Check, health_router
 from bmw.servicekit.metrics import RequestMetrics, RequestMetricsMiddleware, exposition
+from bmw.servicekit.tracing import FASTAPI_TELEMETRY
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def create_app(
     trusted_documents = TrustedDocuments.load(settings.trusted_documents_path or default_registry_path())
     registry = CollectorRegistry()
     operations = GraphQLMetrics(registry)
+    upstream = UpstreamMetrics(registry)
     schema = build_schema(
         Protection(
             max_depth=settings.max_depth,
@@ -102,7 +104,7 @@ def create_app(
             ) as feed,
         ):
             app.state.runtime = GatewayRuntime(
-                settings=settings, verifier=verifier, http=http, service_urls=service_urls
+                settings=settings, verifier=verifier, http=http, service_urls=service_urls, upstream=upstream
             )
             setattr(app.state, FEED_STATE, feed)
             logger.info("gateway started")
@@ -114,6 +116,7 @@ def create_app(
         description="One GraphQL API over the BMW services, at /graphql.",
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
         docs_url=None if settings.production else "/docs",
         redoc_url=None,
     )
@@ -125,7 +128,7 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        """Prometheus text format: HTTP requests and GraphQL operations (see bmw.gateway.metrics)."""
+        """Prometheus text format: HTTP requests, GraphQL operations and service calls (see bmw.gateway.metrics)."""
         body, content_type = exposition([registry], [])
         return Response(content=body, media_type=content_type)
 

@@ -2,7 +2,8 @@
 
 One ``httpx.AsyncClient`` (connection pool, timeouts) lives for the app's lifespan; each request
 gets light client objects over it that forward the caller's ``Authorization`` header and the
-flow's ``x-correlation-id`` and ``traceparent``. The services re-check authorisation themselves.
+flow's ``x-correlation-id``, and the ``traceparent`` of a client span per call (``bmw.servicekit.tracing``). The
+services re-check authorisation themselves.
 
 Reads (GET) that meet a passing failure (no connection, a pooled connection the service had closed, 502/503/504)
 are tried again a few times with a short, doubling pause; commands never are, since the service may have acted
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +27,11 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import httpx
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bmw.contracts.taxonomy import Category, Channel, Urgency
+from bmw.gateway.metrics import UpstreamMetrics
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.errors import (
     Conflict,
@@ -40,6 +44,7 @@ from bmw.servicekit.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from bmw.servicekit.tracing import fail, traceparent_of, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +112,14 @@ class ServiceClient:
         headers: Mapping[str, str],
         *,
         retries: ReadRetries = NO_RETRIES,
+        calls: UpstreamMetrics | None = None,
     ) -> None:
         self.name = name
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._headers = dict(headers)
         self._retries = retries
+        self._calls = calls
 
     async def request(
         self,
@@ -126,16 +133,55 @@ class ServiceClient:
         """Send one request; return a 2xx response or raise the service's refusal. ``headers`` add to the
         forwarded ones for this call only (an ``Idempotency-Key``, a break-glass reason). A read is retried
         after a passing failure (see the module's docstring)."""
-        retries = self._retries.attempts if method.upper() in _IDEMPOTENT_READS else 0
+        method = method.upper()
+        # A client span per call (its context is the traceparent the service sees), and the call counted and timed
+        # per service, method and answer (bmw.gateway.metrics).
+        started = time.perf_counter()
+        with tracer().start_as_current_span(
+            f"{method} {self.name}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "server.address": self.name, "peer.service": f"bmw-{self.name}"},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            forwarded = {**self._headers, **(headers or {})}
+            if traceparent := traceparent_of(span):
+                forwarded["traceparent"] = traceparent
+            try:
+                response = await self._send(method, path, params, json, forwarded)
+            except Exception as error:  # unreachable: ServiceUnavailable (or a bug)
+                fail(span, error)
+                self._record(method, "unreachable", started)
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            self._record(method, str(response.status_code), started)
+            if response.is_success:
+                return response
+            refusal = self._refusal(response)
+            if response.status_code >= 500:
+                fail(span, refusal)
+            raise refusal
+
+    def _record(self, method: str, status: str, started: float) -> None:
+        if self._calls is not None:
+            self._calls.record(self.name, method, status, time.perf_counter() - started)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | httpx.QueryParams | None,
+        json: Any,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        """The service's last answer, after retrying a read that met a passing failure; ServiceUnavailable when it
+        could not be reached."""
+        retries = self._retries.attempts if method in _IDEMPOTENT_READS else 0
         for attempt in range(retries + 1):
             last = attempt == retries
             try:
                 response = await self._http.request(
-                    method,
-                    f"{self._base_url}{path}",
-                    params=params,
-                    json=json,
-                    headers={**self._headers, **headers} if headers else self._headers,
+                    method, f"{self._base_url}{path}", params=params, json=json, headers=headers
                 )
             except httpx.TransportError as error:
                 if not last and isinstance(error, _PASSING_FAILURES):
@@ -149,9 +195,7 @@ class ServiceClient:
                 logger.info("%s %s: HTTP %s; retrying", self.name, method, response.status_code)
                 await asyncio.sleep(self._retries.pause(attempt))
                 continue
-            if response.is_success:
-                return response
-            raise self._refusal(response)
+            return response
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _refusal(self, response: httpx.Response) -> Exception:

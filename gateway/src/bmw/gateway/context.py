@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from bmw.gateway.clients import IntakeClient, ReadRetries, ServiceClient, SignalsClient, forwarded_headers
+from bmw.gateway.metrics import UpstreamMetrics
 from bmw.gateway.settings import GatewaySettings
 from bmw.servicekit.auth import Principal, TokenVerifier, bearer_token
 from bmw.servicekit.errors import Unauthorized
@@ -29,6 +30,8 @@ class GatewayRuntime:
     http: httpx.AsyncClient
     #: Base URL per service name, from the settings.
     service_urls: Mapping[str, str]
+    #: Where the service calls are counted and timed (``GET /metrics``); None in tests that do not look.
+    upstream: UpstreamMetrics | None = None
 
 
 class GatewayContext(BaseContext):
@@ -100,13 +103,14 @@ async def build_context(runtime: GatewayRuntime, authorization: str | None) -> G
     urls = runtime.service_urls
     settings = runtime.settings
     retries = ReadRetries(attempts=settings.read_retries, backoff_seconds=settings.read_retry_backoff_seconds)
+    calls = runtime.upstream
     return GatewayContext(
         principal=principal,
         authentication_error=authentication_error,
-        intake=IntakeClient("intake", runtime.http, urls["intake"], headers, retries=retries),
-        signals=SignalsClient("signals", runtime.http, urls["signals"], headers, retries=retries),
-        scheduling=ServiceClient("scheduling", runtime.http, urls["scheduling"], headers, retries=retries),
-        billing=ServiceClient("billing", runtime.http, urls["billing"], headers, retries=retries),
+        intake=IntakeClient("intake", runtime.http, urls["intake"], headers, retries=retries, calls=calls),
+        signals=SignalsClient("signals", runtime.http, urls["signals"], headers, retries=retries, calls=calls),
+        scheduling=ServiceClient("scheduling", runtime.http, urls["scheduling"], headers, retries=retries, calls=calls),
+        billing=ServiceClient("billing", runtime.http, urls["billing"], headers, retries=retries, calls=calls),
     )
 
 

@@ -5,6 +5,11 @@ label an operation by its type and the schema's root fields it asks for (``accou
 names the schema defines, so the labels stay few, never an alias, a variable or an id. ``outcome`` is ``ok``, ``error``
 (a field answered with an error) or ``refused`` (not parsed, not valid, over a limit; its fields label is ``-``, as
 the names in a refused document are the caller's).
+
+``bmw_gateway_upstream_requests_total{service, method, status}`` and
+``bmw_gateway_upstream_request_duration_seconds{service, method}``: the calls the gateway makes to each service (the
+status code it got, or ``unreachable``), so a slow or failing service shows up as itself rather than as slow
+GraphQL operations.
 """
 
 from __future__ import annotations
@@ -69,6 +74,30 @@ class GraphQLMetrics:
             outcome = "ok"
         self.operations.labels(kind, fields, outcome).inc()
         self.latency.labels(kind, fields).observe(seconds)
+
+
+class UpstreamMetrics:
+    """The gateway's calls to the services: counted per service, method and status, and timed."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls = Counter(
+            "bmw_gateway_upstream_requests",
+            "Calls from the gateway to a service, per service, method and status code (or 'unreachable').",
+            ["service", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "bmw_gateway_upstream_request_duration_seconds",
+            "Time a service took to answer the gateway (retries of a read included), per service and method.",
+            ["service", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def record(self, service: str, method: str, status: str, seconds: float) -> None:
+        """Count and time one call."""
+        self.calls.labels(service, method, status).inc()
+        self.latency.labels(service, method).observe(seconds)
 
 
 def _operation_of(context: ExecutionContext) -> tuple[str, str]:

@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy.exc import OperationalError
 
 from bmw.contracts.envelope import CloudEvent
@@ -217,7 +219,9 @@ async def test_a_valid_event_is_applied_in_a_committed_unit_of_work_of_its_tenan
     assert h.dead_letters == []
 
 
-async def test_the_handler_runs_in_the_events_flow_context_which_is_reset_afterwards(inbox: FakeInbox) -> None:
+async def test_the_handler_runs_in_the_events_flow_context_which_is_reset_afterwards(
+    inbox: FakeInbox, spans: list[ReadableSpan]
+) -> None:
     h = harness(inbox, Handler())
     event = case_opened()
     before = current_flow()
@@ -227,8 +231,25 @@ async def test_the_handler_runs_in_the_events_flow_context_which_is_reset_afterw
     flow = h.handler.calls[0][3]
     assert flow.correlation_id == "flow-1"
     assert flow.causation_id == str(event.id)
-    assert flow.traceparent == event.traceparent
+    # The handling is a consumer span in the record's trace; what the handler emits carries that span's context.
+    [span] = spans
+    assert (span.name, span.kind) == ("process intake.case.opened.v1", SpanKind.CONSUMER)
+    assert span.parent is not None and span.context is not None and event.traceparent is not None
+    assert event.traceparent.split("-")[1:3] == [f"{span.context.trace_id:032x}", f"{span.parent.span_id:016x}"]
+    assert flow.traceparent == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}-01"
+    assert span.attributes is not None and span.attributes["bmw.outcome"] == "applied"
     assert current_flow() == before
+
+
+async def test_a_dead_lettered_record_ends_its_span_as_failed(inbox: FakeInbox, spans: list[ReadableSpan]) -> None:
+    h = harness(inbox, Handler(always=ValueError("the message may quote data")), max_attempts=2)
+
+    assert await h.deliver(case_opened()) == Outcome.DEAD_LETTERED
+
+    [span] = spans
+    assert span.status.status_code is StatusCode.ERROR and span.status.description == "dead-lettered"
+    assert span.attributes is not None and span.attributes["bmw.outcome"] == "dead_lettered"
+    assert not span.events, "no exception message is recorded"
 
 
 async def test_the_same_event_twice_is_applied_once_then_skipped_as_a_duplicate(inbox: FakeInbox) -> None:

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from bmw.contracts.taxonomy import Role
 from bmw.devstack.infra import (
@@ -347,3 +350,38 @@ def make_dev_keys() -> DevKeys:
 def dev_keys() -> DevKeys:
     """A fresh RSA key pair for the session with ``mint(role, ...)``."""
     return make_dev_keys()
+
+
+class SpanRecorder(SpanProcessor):
+    """Keeps the spans that end while it is recording (the ``spans`` fixture switches it on for one test)."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.recording:
+            self.spans.append(span)
+
+
+_recorder: SpanRecorder | None = None
+
+
+@pytest.fixture
+def spans() -> Iterator[list[ReadableSpan]]:
+    """The spans that end during the test, in the order they end: the process's tracer provider is installed (once
+    per process, named ``bmw-test``) as ``serve`` does it for a service; outside this fixture nothing is kept."""
+    global _recorder
+    if _recorder is None:
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            provider = TracerProvider(resource=Resource.create({"service.name": "bmw-test"}))
+            trace.set_tracer_provider(provider)
+        _recorder = SpanRecorder()
+        provider.add_span_processor(_recorder)
+    _recorder.spans = []
+    _recorder.recording = True
+    try:
+        yield _recorder.spans
+    finally:
+        _recorder.recording = False

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -49,6 +50,7 @@ from bmw.servicekit.metrics import (
 )
 from bmw.servicekit.outbox import OutboxRelay
 from bmw.servicekit.settings import Environment, ServiceSettings
+from bmw.servicekit.tracing import FASTAPI_TELEMETRY, context_of, fail, traceparent_of, tracer
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.servicekit.walls import NO_TENANT, set_scope
 
@@ -219,8 +221,13 @@ async def stop_runtime(runtime: ServiceRuntime) -> None:
     await runtime.engine.dispose()
 
 
+#: Paths that probes and scrapers call every few seconds: no span for them (they would bury the traces that matter).
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class FlowContextMiddleware:
-    """Reads correlation id and trace context from the request; answers with a request id."""
+    """Reads correlation id and trace context from the request, answers with a request id, and traces the request:
+    a server span (``GET /cases/{case_id}``: the route's template) whose context the flow passes on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -230,6 +237,23 @@ class FlowContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if scope.get("path") in UNTRACED_PATHS:
+            await self._handle(scope, receive, send, headers, None)
+            return
+        method = scope.get("method", "GET")
+        with tracer().start_as_current_span(
+            method,
+            context=context_of(headers.get("traceparent")),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.scheme": scope.get("scheme", "http")},
+            record_exception=False,  # an exception's message may quote what was sent; fail() records its type
+            set_status_on_exception=False,
+        ) as span:
+            await self._handle(scope, receive, send, headers, span)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], span: Span | None
+    ) -> None:
         request_id = uuid.uuid4().hex
         correlation = headers.get("x-correlation-id") or request_id
         # No organisation until the caller is verified (get_principal): a route that never asks who calls reaches no
@@ -239,17 +263,19 @@ class FlowContextMiddleware:
             FlowContext(
                 correlation_id=correlation[:128],
                 causation_id=f"request:{request_id}",
-                traceparent=headers.get("traceparent"),
+                traceparent=(traceparent_of(span) if span is not None else None) or headers.get("traceparent"),
                 request_id=request_id,
             )
         )
 
         started = False
+        status = 500
 
         async def send_with_ids(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = int(message["status"])
                 extra = [(b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation[:128].encode())]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
@@ -257,6 +283,8 @@ class FlowContextMiddleware:
         try:
             await self.app(scope, receive, send_with_ids)
         except Exception as error:
+            if span is not None:
+                fail(span, error)
             # Answered here, inside the request's flow context, so the 500 quotes the request id that
             # the log line carries (Starlette's outer error middleware would no longer know it).
             if started:
@@ -264,6 +292,14 @@ class FlowContextMiddleware:
             await internal_error_response(error)(scope, receive, send_with_ids)
         finally:
             reset_flow(token)
+            if span is not None:
+                route = getattr(scope.get("route"), "path", None)
+                if route:
+                    span.update_name(f"{scope.get('method', 'GET')} {route}")
+                    span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    fail(span)
 
 
 def create_service_app(
@@ -306,6 +342,7 @@ def create_service_app(
         description=spec.description,
         version=spec.version,
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
         openapi_tags=spec.openapi_tags or None,
         docs_url=None if production else "/docs",
         redoc_url=None,

@@ -12,6 +12,7 @@ from typing import Any
 
 from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
+from bmw.servicekit.tracing import TracingConfigurationError, configure_tracing
 from bmw.servicekit.transport import database_transport_for
 
 
@@ -65,6 +66,10 @@ def service_main(
 
     import uvicorn
 
+    try:
+        configure_tracing(name)
+    except TracingConfigurationError as error:
+        parser.error(str(error))
     uvicorn.run(
         app_factory,
         factory=True,

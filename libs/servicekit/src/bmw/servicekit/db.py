@@ -10,6 +10,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bmw.servicekit.settings import ServiceSettings
+from bmw.servicekit.tracing import instrument_engine
 from bmw.servicekit.transport import DatabaseTransport
 from bmw.servicekit.walls import apply_scope, current_scope
 
@@ -28,12 +29,15 @@ def new_metadata() -> MetaData:
 
 
 def create_engine(url: str, *, pool_size: int = 10, transport: DatabaseTransport | None = None) -> AsyncEngine:
-    """An asyncpg engine; pool_pre_ping so a restarted PostgreSQL does not need a service restart. ``transport``
-    (TLS, see ``bmw.servicekit.transport``) is what production needs; :func:`engine_for` passes the service's."""
+    """An asyncpg engine, each statement a span (``bmw.servicekit.tracing``); pool_pre_ping so a restarted
+    PostgreSQL does not need a service restart. ``transport`` (TLS, see ``bmw.servicekit.transport``) is what
+    production needs; :func:`engine_for` passes the service's."""
     connect_args = transport.connect_args() if transport is not None else {}
-    return create_async_engine(
+    engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
     )
+    instrument_engine(engine.sync_engine)
+    return engine
 
 
 def engine_for(settings: ServiceSettings, *, pool_size: int | None = None) -> AsyncEngine:

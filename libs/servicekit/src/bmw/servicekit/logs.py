@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 from bmw.servicekit.context import current_flow
+from bmw.servicekit.tracing import current_traceparent
 
 #: A W3C trace context header: version, trace id, parent span id, flags.
 TRACEPARENT = re.compile(
@@ -34,9 +35,10 @@ class JsonFormatter(logging.Formatter):
             entry["correlation_id"] = flow.correlation_id
         if flow.request_id:
             entry["request_id"] = flow.request_id
-        if flow.traceparent:
-            entry["traceparent"] = flow.traceparent
-            if match := TRACEPARENT.fullmatch(flow.traceparent.strip().lower()):
+        # The running span's (bmw.servicekit.tracing), else the one the flow came with.
+        if traceparent := current_traceparent():
+            entry["traceparent"] = traceparent
+            if match := TRACEPARENT.fullmatch(traceparent.strip().lower()):
                 entry["trace_id"], entry["span_id"] = match["trace"], match["span"]
         if flow.tenant_id:
             entry["tenant_id"] = flow.tenant_id

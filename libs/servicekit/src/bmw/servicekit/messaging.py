@@ -21,6 +21,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bmw.contracts.envelope import CloudEvent, EnvelopeError, dlq_topic
@@ -28,6 +29,7 @@ from bmw.contracts.events.base import EventData, event_class
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.errors import RETRYABLE_SQLSTATES
 from bmw.servicekit.inbox import claim
+from bmw.servicekit.tracing import context_of, current_traceparent, fail, traceparent_of, tracer
 from bmw.servicekit.transport import KafkaTransport
 from bmw.servicekit.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -122,11 +124,42 @@ class EventConsumer:
         except ValueError as error:
             return await self._to_dlq(topic, key, value, text_headers, f"invalid data for {event.type}: {error}", 1)
 
+        with tracer().start_as_current_span(
+            f"process {event.type}",
+            context=context_of(event.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": topic,
+                "messaging.consumer.group.name": self.group.name,
+                "messaging.message.id": str(event.id),
+            },
+            record_exception=False,  # an exception's message may quote the event's data; fail() records its type
+            set_status_on_exception=False,
+        ) as span:
+            outcome = await self._handle(topic, key, value, text_headers, event, data, handler)
+            span.set_attribute("bmw.outcome", outcome)
+            if outcome == Outcome.DEAD_LETTERED:
+                fail(span, description="dead-lettered")
+            return outcome
+
+    async def _handle(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        text_headers: dict[str, str],
+        event: CloudEvent,
+        data: EventData,
+        handler: Handler,
+    ) -> str:
+        """Apply with retries in the event's flow context; dead-letter after the last attempt."""
         token = set_flow(
             FlowContext(
                 correlation_id=event.correlationid or str(event.id),
                 causation_id=str(event.id),
-                traceparent=event.traceparent,
+                traceparent=current_traceparent(),
                 tenant_id=str(event.tenantid),
             )
         )
@@ -194,19 +227,48 @@ def kafka_publisher(broker: KafkaBroker) -> Callable[[Sequence[CloudEvent]], Awa
     """The outbox relay's publisher: send a batch pipelined, return when every send is acknowledged."""
 
     async def publish(events: Sequence[CloudEvent]) -> None:
-        futures = [
-            await broker.publish(
-                event.kafka_value(),
-                event.topic,
-                key=event.kafka_key(),
-                headers=event.kafka_headers(),
-                no_confirm=True,
+        # One "send" span per record, under the "create" span the event carries; the record's traceparent is the
+        # send span's, so each consumer's handling hangs under it.
+        spans = [
+            tracer().start_span(
+                f"send {event.topic}",
+                context=context_of(event.traceparent),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": event.topic,
+                    "messaging.message.id": str(event.id),
+                    "cloudevents.event_type": event.type,
+                },
             )
             for event in events
         ]
-        await asyncio.gather(*futures)
+        try:
+            futures = [
+                await broker.publish(
+                    event.kafka_value(),
+                    event.topic,
+                    key=event.kafka_key(),
+                    headers=_with_traceparent(event.kafka_headers(), traceparent_of(span)),
+                    no_confirm=True,
+                )
+                for event, span in zip(events, spans, strict=True)
+            ]
+            await asyncio.gather(*futures)
+        except BaseException as error:
+            for span in spans:
+                fail(span, error)
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
     return publish
+
+
+def _with_traceparent(headers: dict[str, str], traceparent: str | None) -> dict[str, str]:
+    return {**headers, "traceparent": traceparent} if traceparent else headers
 
 
 def kafka_dead_letter(

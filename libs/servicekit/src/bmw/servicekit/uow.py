@@ -7,6 +7,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bmw.contracts.envelope import CloudEvent
@@ -14,6 +15,7 @@ from bmw.contracts.events.base import EventData
 from bmw.servicekit.context import current_flow
 from bmw.servicekit.db import set_tenant
 from bmw.servicekit.outbox import add_to_outbox
+from bmw.servicekit.tracing import current_traceparent, tracer
 from bmw.servicekit.walls import WHOLE_SERVICE, TenantScope, apply_scope
 
 
@@ -72,15 +74,24 @@ class UnitOfWork:
     async def emit(self, payload: EventData, *, tenant_id: uuid.UUID, subject: str | None = None) -> CloudEvent:
         """Add an event to the outbox of this transaction, carrying the current flow's context."""
         flow = current_flow()
-        event = CloudEvent.create(
-            payload,
-            tenant_id=tenant_id,
-            subject=subject,
-            correlation_id=flow.correlation_id,
-            causation_id=flow.causation_id,
-            traceparent=flow.traceparent,
-        )
-        await add_to_outbox(self.session, event)
+        # The "create" span of the message: the event carries its context, so the relay's publish and every
+        # consumer's handling hang under the flow that decided it (bmw.servicekit.tracing).
+        with tracer().start_as_current_span(
+            f"create {payload.event_type}",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.operation.type": "create"},
+        ) as span:
+            event = CloudEvent.create(
+                payload,
+                tenant_id=tenant_id,
+                subject=subject,
+                correlation_id=flow.correlation_id,
+                causation_id=flow.causation_id,
+                traceparent=current_traceparent(),
+            )
+            span.set_attribute("messaging.destination.name", event.topic)
+            span.set_attribute("messaging.message.id", str(event.id))
+            await add_to_outbox(self.session, event)
         self._emitted.append(event)
         return event
 
