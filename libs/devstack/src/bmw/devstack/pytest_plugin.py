@@ -6,7 +6,8 @@
   each started on first use and once per session.
 - ``external``: an existing pair, ``BMW_TEST_DATABASE_ADMIN_URL`` (a superuser URL) and
   ``KAFKA_BOOTSTRAP_SERVERS``.
-- ``testcontainers``: ``postgres:18`` and ``apache/kafka`` containers; skipped when no Docker engine answers.
+- ``testcontainers``: PostgreSQL (``POSTGRES_IMAGE``) and Apache Kafka (``KAFKA_IMAGE``) containers; skipped when
+  no Docker engine answers.
 
 Every mode creates the backend's topics (:func:`bmw.devstack.topology.all_topics`) with 12 partitions when
 the broker is first used. ``dev_keys`` (session scope) is a fresh RSA key pair with a ``mint`` helper.
@@ -59,6 +60,10 @@ _HOW_TO = (
     "Use the default BMW_TEST_INFRA=embedded (no Docker needed), or BMW_TEST_INFRA=external with "
     "BMW_TEST_DATABASE_ADMIN_URL and KAFKA_BOOTSTRAP_SERVERS pointing at a running PostgreSQL and Kafka."
 )
+
+#: The images of the ``testcontainers`` mode: the same as docker-compose.yml's (tests/deploy checks it).
+POSTGRES_IMAGE: Final = "postgres:18"
+KAFKA_IMAGE: Final = "apache/kafka:4.1.0"
 
 
 class TestInfra:
@@ -221,7 +226,7 @@ def _testcontainers() -> TestInfra:
     closers: list[Callable[[], None]] = []
 
     def start_postgres() -> str:
-        container = PostgresContainer("postgres:18", driver=None)
+        container = PostgresContainer(POSTGRES_IMAGE, driver=None)
         container.start()
         closers.append(container.stop)
         return str(container.get_connection_url())
@@ -251,7 +256,7 @@ def _apache_kafka_container() -> tuple[Any, str]:
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
     host_port = free_port("0.0.0.0")
-    container = DockerContainer("apache/kafka:latest")
+    container = DockerContainer(KAFKA_IMAGE)
     host = container.get_container_host_ip()
     env = {
         "KAFKA_NODE_ID": "1",
