@@ -25,16 +25,20 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import yaml
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
+from sqlalchemy import create_engine
 
 from bmw.devstack.infra import EmbeddedPostgres, app_role, libpq_url, service_role
 from bmw.devstack.pytest_plugin import KAFKA_IMAGE, POSTGRES_IMAGE
 from bmw.devstack.topology import DEFAULT_PARTITIONS, SERVICES, all_topics
+from bmw.servicekit.tables import MESSAGING_METADATA
 from bmw.servicekit.tracing import OTEL_VARIABLES
 from bmw.servicekit.transport import DatabaseTransportSettings
 
@@ -418,6 +422,21 @@ def test_the_database_script_provisions_what_the_migrations_and_the_services_nee
                 assert walled == (True,)
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute("CREATE TABLE sneaky (id int)")
+            assert messaging_tables_differ(dsn) == [], f"{service}'s migrations and bmw.servicekit.tables agree"
+
+
+def messaging_tables_differ(dsn: str) -> list[Any]:
+    """How a migrated database's outbox and inbox differ from the kit's table definitions (none, as it should be)."""
+    engine = create_engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={"include_name": lambda name, kind, _: kind != "table" or name in MESSAGING_METADATA.tables},
+            )
+            return list(compare_metadata(context, MESSAGING_METADATA))
+    finally:
+        engine.dispose()
 
 
 def _embedded_bin() -> str:

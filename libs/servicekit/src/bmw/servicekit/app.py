@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -30,6 +31,7 @@ from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.errors import error_responses, install_error_handlers, internal_error_response
 from bmw.servicekit.health import health_router
+from bmw.servicekit.housekeeping import Tidied, tidy_messaging
 from bmw.servicekit.input_guard import InputGuardMiddleware
 from bmw.servicekit.messaging import (
     ConsumerGroup,
@@ -94,6 +96,19 @@ async def _run_periodically(job: PeriodicJob, runtime: ServiceRuntime) -> None:
         except Exception:  # a failing run is logged (with its traceback) and tried again next interval
             logger.exception("periodic job %s failed; next try in %.0fs", job.name, job.interval_seconds)
         await asyncio.sleep(job.interval_seconds)
+
+
+def _messaging_housekeeping(settings: ServiceSettings) -> PeriodicJob:
+    """Every service's outbox and inbox kept to their windows (bmw.servicekit.housekeeping)."""
+
+    async def run(runtime: ServiceRuntime) -> Tidied:
+        return await tidy_messaging(
+            runtime.uow,
+            outbox_keep=timedelta(days=settings.outbox_keep_days),
+            inbox_keep=timedelta(days=settings.inbox_keep_days),
+        )
+
+    return PeriodicJob("messaging-housekeeping", settings.messaging_housekeeping_seconds, run)
 
 
 @dataclass
@@ -325,7 +340,10 @@ def create_service_app(
         await start_runtime(spec, runtime)
         if on_started is not None:
             await on_started(runtime)
-        jobs = [asyncio.create_task(_run_periodically(job, runtime), name=job.name) for job in spec.periodic_jobs]
+        jobs = [
+            asyncio.create_task(_run_periodically(job, runtime), name=job.name)
+            for job in (*spec.periodic_jobs, _messaging_housekeeping(runtime.settings))
+        ]
         logger.info("%s started", spec.name)
         try:
             yield

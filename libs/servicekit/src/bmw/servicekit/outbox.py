@@ -165,8 +165,15 @@ async def mark_for_replay(session: AsyncSession, *, since: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def prune_sent(session: AsyncSession, *, keep: timedelta) -> int:
-    """Delete sent rows older than the replay window (within the transaction's scope, as :func:`backlog`)."""
+async def prune_sent(session: AsyncSession, *, keep: timedelta, batch: int = 5000) -> int:
+    """Delete up to ``batch`` rows sent longer ago than the replay window ``keep`` (within the transaction's scope,
+    as :func:`backlog`); never an unsent row, however old."""
     cutoff = datetime.now(UTC) - keep
-    result = await session.execute(delete(OUTBOX).where(OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < cutoff))
+    oldest = (
+        select(OUTBOX.c.id)
+        .where(OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < cutoff)
+        .order_by(OUTBOX.c.sent_at)
+        .limit(batch)
+    )
+    result = await session.execute(delete(OUTBOX).where(OUTBOX.c.id.in_(oldest)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

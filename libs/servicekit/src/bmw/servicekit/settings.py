@@ -64,6 +64,25 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
     consumer_backoff_max_seconds: float = Field(
         default=10.0, ge=0, validation_alias=_env("BMW_CONSUMER_BACKOFF_MAX_SECONDS")
     )
+    outbox_keep_days: int = Field(
+        default=14,
+        ge=1,
+        validation_alias=_env("BMW_OUTBOX_KEEP_DAYS"),
+        description="Sent events stay in the outbox this many days: the period `replay` can publish again.",
+    )
+    inbox_keep_days: int = Field(
+        default=45,
+        ge=1,
+        validation_alias=_env("BMW_INBOX_KEEP_DAYS"),
+        description="A consumer group remembers the events it applied this many days. Longer than the outbox's keep "
+        "and the topics' retention (30 days in docker-compose.yml): an older redelivery would be applied again.",
+    )
+    messaging_housekeeping_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=_env("BMW_MESSAGING_HOUSEKEEPING_SECONDS"),
+        description="How often sent outbox rows and remembered inbox rows past their keep are deleted.",
+    )
     small_cell_k: int = Field(default=5, ge=5, validation_alias=_env("BMW_SMALL_CELL_K"))
     login_digest_key: SecretStr = Field(
         default=SecretStr(DEV_LOGIN_DIGEST_KEY),
@@ -75,6 +94,11 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
     def _refuse_unsafe_production(self) -> Self:
         if not self.database_url:
             raise ValueError(f"{self.service_name.upper()}_DATABASE_URL is not set")
+        if self.inbox_keep_days <= self.outbox_keep_days:
+            raise ValueError(
+                f"BMW_INBOX_KEEP_DAYS ({self.inbox_keep_days}) must be longer than BMW_OUTBOX_KEEP_DAYS "
+                f"({self.outbox_keep_days}): a replayed event the inbox forgot would be applied twice"
+            )
         if self.environment is Environment.PRODUCTION and not (self.jwt_public_key or self.jwt_jwks_url):
             raise ValueError("BMW_JWT_JWKS_URL (or BMW_JWT_PUBLIC_KEY) must be set in production")
         if self.environment is Environment.PRODUCTION and (

@@ -30,7 +30,7 @@ def outbox_table(metadata: MetaData) -> Table:
 
 def inbox_table(metadata: MetaData) -> Table:
     """Events a consumer group has applied; the primary key makes effects happen once."""
-    return Table(
+    table = Table(
         "inbox",
         metadata,
         Column("consumer_group", Text, primary_key=True),
@@ -39,6 +39,9 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("tenant_id", UUID(as_uuid=True), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+    # Housekeeping deletes what is past its keep (bmw.servicekit.inbox.prune_applied).
+    Index("ix_inbox_processed_at", table.c.processed_at)
+    return table
 
 
 #: Metadata of the messaging tables; every service includes it in its migrations' target metadata.
