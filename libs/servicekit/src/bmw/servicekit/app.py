@@ -33,6 +33,7 @@ from bmw.servicekit.errors import error_responses, install_error_handlers, inter
 from bmw.servicekit.health import health_router
 from bmw.servicekit.housekeeping import Tidied, tidy_messaging
 from bmw.servicekit.input_guard import InputGuardMiddleware
+from bmw.servicekit.jobs import run_exclusively
 from bmw.servicekit.messaging import (
     ConsumerGroup,
     EventConsumer,
@@ -88,9 +89,10 @@ class PeriodicJob:
 
 
 async def _run_periodically(job: PeriodicJob, runtime: ServiceRuntime) -> None:
+    """Run ``job`` every interval, in one instance of the service at a time (bmw.servicekit.jobs)."""
     while True:
         try:
-            await job.run(runtime)
+            await run_exclusively(runtime.engine, job.name, lambda: job.run(runtime))
         except asyncio.CancelledError:
             raise
         except Exception:  # a failing run is logged (with its traceback) and tried again next interval
