@@ -118,3 +118,12 @@ def test_replay_names_what_it_needs_when_there_is_no_stack_and_no_database(tmp_p
     assert "stack.json is missing" in result.output and "BILLING_DATABASE_URL" in result.output
     unknown = runner.invoke(app, ["replay", "--service", "payroll", "--since", "2026-11-27"])
     assert unknown.exit_code == 2 and "payroll" in unknown.output
+
+
+def test_dlq_commands_explain_themselves_and_check_the_service(tmp_path: Path) -> None:
+    listing = runner.invoke(app, ["dlq", "list", "--help"])
+    assert listing.exit_code == 0 and "never the" in listing.output and "--all" in listing.output
+    redrive = runner.invoke(app, ["dlq", "redrive", "--help"])
+    assert redrive.exit_code == 0 and "--dry-run" in redrive.output
+    unknown = runner.invoke(app, ["dlq", "list", "--service", "payroll", "--data-dir", str(tmp_path)])
+    assert unknown.exit_code == 2 and "payroll" in unknown.output

@@ -65,6 +65,12 @@ intake_app = typer.Typer(
 )
 app.add_typer(intake_app, name="intake")
 app.add_typer(signals_app, name="signals")
+dlq_app = typer.Typer(
+    help="Dead letters: list what a service's consumers gave up on, and re-drive it after the fix.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(dlq_app, name="dlq")
 
 TOKENS_FILE = "tokens.env"
 
@@ -316,6 +322,7 @@ def _run_service(service: str, command: list[str], data_dir: Path, *, stack_requ
     if stack_file.exists():
         described = json.loads(stack_file.read_text())
         environ[f"{service.upper()}_DATABASE_URL"] = described["services"][service]["database_url"]
+        environ["KAFKA_BOOTSTRAP_SERVERS"] = described["kafka_bootstrap_servers"]
     elif stack_required or not environ.get(f"{service.upper()}_DATABASE_URL"):
         typer.echo(
             f"no running stack: {stack_file} is missing (start one with `bmw dev up`"
@@ -357,6 +364,38 @@ def replay(
 ) -> None:
     """Mark a service's events of a period for publishing again (help text: ``REPLAY_HELP``)."""
     command = ["replay", "--since", since, *(["--until", until] if until else []), *(["--dry-run"] if dry_run else [])]
+    _run_service(service.value, command, data_dir, stack_required=False)
+
+
+DLQ_LIST_HELP = (
+    "List what a service's consumers gave up on: when, which group, which event, how often tried and why (never the "
+    "record's data). Runs against the stack of [bold]bmw dev up[/], or, without one, the broker in "
+    "[bold]KAFKA_BOOTSTRAP_SERVERS[/]."
+)
+DLQ_REDRIVE_HELP = (
+    "After the fix: publish every pending dead letter of a service's groups again to the topic it came from. The "
+    "group that failed applies it; every other group skips it (its inbox)."
+)
+
+
+@dlq_app.command("list", help=DLQ_LIST_HELP)
+def dlq_list(
+    service: Annotated[Service, typer.Option("--service", help="Whose consumers' dead letters.", show_default=False)],
+    everything: Annotated[bool, typer.Option("--all", help="Also the ones re-driven before.")] = False,
+    data_dir: DataDir = Path(".bmw"),
+) -> None:
+    """List a service's dead letters (help text: ``DLQ_LIST_HELP``)."""
+    _run_service(service.value, ["dlq", "list", *(["--all"] if everything else [])], data_dir, stack_required=False)
+
+
+@dlq_app.command("redrive", help=DLQ_REDRIVE_HELP)
+def dlq_redrive(
+    service: Annotated[Service, typer.Option("--service", help="Whose consumers' dead letters.", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be re-driven; change nothing.")] = False,
+    data_dir: DataDir = Path(".bmw"),
+) -> None:
+    """Re-drive a service's dead letters (help text: ``DLQ_REDRIVE_HELP``)."""
+    command = ["dlq", "redrive", *(["--dry-run"] if dry_run else [])]
     _run_service(service.value, command, data_dir, stack_required=False)
 
 

@@ -29,6 +29,7 @@ from bmw.contracts.pseudonyms import use_login_key
 from bmw.servicekit.auth import TokenVerifier
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.db import engine_for, session_factory
+from bmw.servicekit.dlq import DeadLetterOffice
 from bmw.servicekit.errors import error_responses, install_error_handlers, internal_error_response
 from bmw.servicekit.health import health_router
 from bmw.servicekit.housekeeping import Tidied, tidy_messaging
@@ -317,6 +318,17 @@ class FlowContextMiddleware:
                 span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     fail(span)
+
+
+def dead_letter_office(spec: ServiceSpec) -> DeadLetterOffice:
+    """The dead letters of the service's consumer groups, reached with its own Kafka settings (``dlq``)."""
+    settings = spec.settings
+    return DeadLetterOffice(
+        spec.name,
+        settings.kafka_bootstrap_servers,
+        {group.name: tuple(group.topics) for group in spec.consumer_groups},
+        settings.kafka_transport().aiokafka_kwargs(),
+    )
 
 
 def create_service_app(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bmw.servicekit.dlq import DeadLetter, DeadLetterOffice
 from bmw.servicekit.logs import configure_logging
 from bmw.servicekit.migrations import upgrade
 from bmw.servicekit.tracing import TracingConfigurationError, configure_tracing
@@ -33,8 +34,10 @@ def service_main(
     database_url: Callable[[], str] | None,
     argv: Sequence[str] | None = None,
     extra: dict[str, Command] | None = None,
+    dead_letters: Callable[[], DeadLetterOffice] | None = None,
 ) -> int:
-    """Parse the arguments and serve, migrate or run an extra command. ``app_factory`` is ``module:function``."""
+    """Parse the arguments and serve, migrate or run an extra command. ``app_factory`` is ``module:function``;
+    ``dead_letters`` gives the service's dead-letter office (``dlq list|redrive``)."""
     parser = argparse.ArgumentParser(prog=f"python -m bmw.{name}", description=f"The BMW {name} service.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the HTTP API and consume events")
@@ -44,6 +47,8 @@ def service_main(
         commands.add_parser("migrate", help="bring the database schema to the newest revision")
     if database_url is not None:
         _replay_parser(commands)
+    if dead_letters is not None:
+        _dlq_parser(commands)
     for command_name, command in (extra or {}).items():
         command.configure(commands.add_parser(command_name, help=command.help, description=command.help))
     args = parser.parse_args(argv)
@@ -54,6 +59,9 @@ def service_main(
 
     if args.command == "replay" and database_url is not None:
         return _replay(name, database_url(), args, parser)
+
+    if args.command == "dlq" and dead_letters is not None:
+        return _dlq(name, dead_letters(), args)
 
     if args.command == "migrate":
         if migrations_package is None or database_url is None:
@@ -135,6 +143,58 @@ def _replay(name: str, url: str, args: argparse.Namespace, parser: argparse.Argu
     except ReplayError as error:
         parser.error(str(error))
     return 0
+
+
+DLQ_HELP = (
+    "the records this service's consumers gave up on (in the dead-letter topics of what they consume): list them "
+    "with their reason, or re-drive them to their topic after the fix; the group that failed applies them, the others "
+    "skip them"
+)
+
+
+def _dlq_parser(commands: Any) -> None:
+    dlq = commands.add_parser("dlq", help=DLQ_HELP, description=DLQ_HELP)
+    actions = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = actions.add_parser("list", help="the dead letters not re-driven yet, oldest first (never their data)")
+    listing.add_argument("--all", action="store_true", help="also the ones re-driven before")
+    redrive = actions.add_parser("redrive", help="publish every pending dead letter again to the topic it came from")
+    redrive.add_argument("--dry-run", action="store_true", help="list what would be re-driven, change nothing")
+
+
+def _dlq(name: str, office: DeadLetterOffice, args: argparse.Namespace) -> int:
+    import asyncio
+
+    if args.dlq_command == "list":
+        found = asyncio.run(office.find(include_redriven=args.all))
+        print(dead_letter_table(found) if found else f"{name}: no dead letters" + ("" if args.all else " pending"))
+        return 0
+    report = asyncio.run(office.redrive(dry_run=args.dry_run))
+    if report.records:
+        print(dead_letter_table(list(report.records)))
+    print(report.line(name))
+    return 0
+
+
+def dead_letter_table(records: Sequence[DeadLetter]) -> str:
+    """Dead letters as an aligned text table: when, which group, which event, why (never the record's data)."""
+    header = ("dead since (UTC)", "group", "event", "id", "organisation", "tries", "reason")
+    rows = [
+        (
+            record.dead_since.strftime("%Y-%m-%d %H:%M:%S"),
+            record.consumer_group,
+            record.event_type,
+            record.event_id,
+            record.tenant_id,
+            str(record.attempts) + (" (re-driven)" if record.redriven else ""),
+            record.reason if len(record.reason) <= 80 else record.reason[:79] + "…",
+        )
+        for record in records
+    ]
+    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    rule = "  ".join("-" * width for width in widths)
+    title = "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip()
+    return "\n".join([title, rule, *lines])
 
 
 def run(main: Callable[[], int]) -> None:

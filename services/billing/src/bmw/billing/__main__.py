@@ -6,7 +6,9 @@ import argparse
 import asyncio
 
 from bmw.billing.application.persons import apply_retention
+from bmw.billing.bootstrap import service_spec
 from bmw.billing.settings import BillingSettings, get_settings
+from bmw.servicekit.app import dead_letter_office
 from bmw.servicekit.cli import Command, run, service_main
 from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
@@ -46,6 +48,7 @@ def main() -> int:
         app_factory="bmw.billing.bootstrap:create_app",
         migrations_package="bmw.billing.migrations",
         database_url=lambda: get_settings().database_url,
+        dead_letters=lambda: dead_letter_office(service_spec(get_settings())),
         extra={
             "retention": Command(
                 help="drop the person's pseudonym from usage and kept events older than "

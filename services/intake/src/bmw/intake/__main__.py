@@ -8,8 +8,10 @@ import json
 
 from bmw.intake.application.persons import apply_retention
 from bmw.intake.application.referrals import expire_referrals
+from bmw.intake.bootstrap import service_spec
 from bmw.intake.entrypoints.deps import build_intake
 from bmw.intake.settings import get_settings
+from bmw.servicekit.app import dead_letter_office
 from bmw.servicekit.cli import Command, run, service_main
 from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
@@ -54,6 +56,7 @@ def main() -> int:
         app_factory="bmw.intake.bootstrap:create_app",
         migrations_package="bmw.intake.migrations",
         database_url=lambda: get_settings().database_url,
+        dead_letters=lambda: dead_letter_office(service_spec(get_settings())),
         extra={
             "retention": Command(
                 help="erase persons whose cases closed longer ago than the retention period, and old working notes",

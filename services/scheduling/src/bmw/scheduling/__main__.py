@@ -6,7 +6,9 @@ import argparse
 import asyncio
 
 from bmw.scheduling.application.persons import apply_retention
+from bmw.scheduling.bootstrap import service_spec
 from bmw.scheduling.settings import SchedulingSettings, get_settings
+from bmw.servicekit.app import dead_letter_office
 from bmw.servicekit.cli import Command, run, service_main
 from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
@@ -45,6 +47,7 @@ def main() -> int:
         app_factory="bmw.scheduling.bootstrap:create_app",
         migrations_package="bmw.scheduling.migrations",
         database_url=lambda: get_settings().database_url,
+        dead_letters=lambda: dead_letter_office(service_spec(get_settings())),
         extra={
             "retention": Command(
                 help="forget the pseudonym and login digest of appointments that ended longer ago than "

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from bmw.servicekit.app import dead_letter_office
 from bmw.servicekit.cli import Command, run, service_main
 from bmw.servicekit.db import engine_for, session_factory
 from bmw.servicekit.uow import UnitOfWorkFactory
 from bmw.signals.application.persons import apply_retention
+from bmw.signals.bootstrap import service_spec
 from bmw.signals.settings import SignalsSettings, get_settings
 
 
@@ -46,6 +48,7 @@ def main() -> int:
         app_factory="bmw.signals.bootstrap:create_app",
         migrations_package="bmw.signals.migrations",
         database_url=lambda: get_settings().database_url,
+        dead_letters=lambda: dead_letter_office(service_spec(get_settings())),
         extra={
             "retention": Command(
                 help="drop the links from weekly counts back to referrals and their persons for weeks older than "
