@@ -90,6 +90,11 @@ def build_app() -> FastAPI:
     async def connection_refused() -> None:
         raise ConnectionRefusedError(SECRET)
 
+    @app.get("/socket-gone")
+    async def socket_gone() -> None:
+        # What asyncpg raises, unwrapped, while PostgreSQL (reached over its unix socket) is down.
+        raise FileNotFoundError(2, "No such file or directory", SECRET)
+
     @app.get("/flow")
     async def flow() -> dict[str, str | None]:
         context = current_flow()
@@ -212,7 +217,7 @@ async def test_a_deadlock_is_a_503_the_caller_may_retry_and_other_database_error
     assert other.status_code == 500 and SECRET not in other.text
 
 
-@pytest.mark.parametrize("path", ["/database-down", "/connection-refused", "/too-many-connections"])
+@pytest.mark.parametrize("path", ["/database-down", "/connection-refused", "/socket-gone", "/too-many-connections"])
 async def test_an_unreachable_database_is_a_503_with_retry_after(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
 

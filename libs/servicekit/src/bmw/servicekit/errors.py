@@ -180,11 +180,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
-    @app.exception_handler(ConnectionError)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
         logger.warning("database unavailable: %s", type(exc).__name__)
         return error_response(
             503, "unavailable", "the service's database is unavailable; retry shortly", headers={"Retry-After": "5"}
+        )
+
+    # A connection that cannot be made at all surfaces as the operating system's error, unwrapped: refused over TCP
+    # (ConnectionRefusedError), or a unix socket that is gone while PostgreSQL is down (FileNotFoundError).
+    @app.exception_handler(OSError)
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        logger.warning("a dependency is unreachable: %s", type(exc).__name__)
+        return error_response(
+            503,
+            "unavailable",
+            "a dependency of the service is unavailable; retry shortly",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(DBAPIError)
