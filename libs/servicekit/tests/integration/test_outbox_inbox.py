@@ -194,3 +194,35 @@ async def test_stopping_the_relay_flushes_what_is_pending(kit, publisher_broker,
     assert sent_at is not None
     records = await read_topic(kit.bootstrap, TOPIC, match=of_tenant(tenant))
     assert [h["ce_id"] for h, _ in records] == [str(event.id)]
+
+
+async def test_after_a_failed_publish_the_relay_prepares_the_broker_before_it_tries_again(kit, helpers) -> None:  # type: ignore[no-untyped-def]
+    """The relay's loop: a publish that fails keeps the rows; before the next attempt the hook runs (the service
+    recreates its topics there), and the rows go out."""
+    tenant = uuid.uuid4()
+    async with kit.uow(tenant_id=tenant) as work:
+        event = await work.emit(helpers.referral(), tenant_id=tenant)
+        await work.commit()
+    calls: list[str] = []
+
+    async def publish(events: Sequence[CloudEvent]) -> None:
+        calls.append("publish")
+        if calls.count("publish") == 1:
+            raise ConnectionError("the broker is gone")
+
+    async def recreate_topics() -> None:
+        calls.append("recreate topics")
+
+    relay = OutboxRelay(kit.sessions, publish, poll_seconds=0.05, after_failure=recreate_topics)
+    relay.start()
+    try:
+
+        async def published() -> bool:
+            async with kit.sessions() as session:
+                return await session.scalar(select(OUTBOX.c.sent_at).where(OUTBOX.c.id == event.id)) is not None
+
+        await eventually(published, what="the row published on the second attempt")
+    finally:
+        await relay.stop(flush=False)
+    assert calls[:3] == ["publish", "recreate topics", "publish"]
+    assert calls.count("recreate topics") == 1, "only after a failure"

@@ -114,6 +114,22 @@ def _messaging_housekeeping(settings: ServiceSettings) -> PeriodicJob:
     return PeriodicJob("messaging-housekeeping", settings.messaging_housekeeping_seconds, run)
 
 
+def _topic_check(spec: ServiceSpec) -> PeriodicJob:
+    """The service's topics exist with their partitions: recreated after a broker lost them, also where this
+    service's relay has nothing to publish that would notice."""
+    settings = spec.settings
+
+    async def run(runtime: ServiceRuntime) -> None:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            topics_of(spec),
+            partitions=settings.topic_partitions,
+            transport=settings.kafka_transport(),
+        )
+
+    return PeriodicJob("topic-check", settings.topic_check_seconds, run)
+
+
 @dataclass
 class ServiceRuntime:
     """Everything a request or handler needs, built in the lifespan and kept on ``app.state``."""
@@ -149,11 +165,20 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
         logger=None,
         security=kafka.faststream_security(),
     )
+
+    async def recreate_topics() -> None:
+        # A broker that lost its data (or a new cluster) gets the topics back with their partitions before the relay
+        # publishes again, rather than auto-created with the broker's default count (or not at all).
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, topics_of(spec), partitions=settings.topic_partitions, transport=kafka
+        )
+
     relay = OutboxRelay(
         sessions,
         kafka_publisher(broker),
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
+        after_failure=recreate_topics,
     )
     uow = UnitOfWorkFactory(sessions, on_commit=relay.notify)
     retry = RetryPolicy(
@@ -356,7 +381,7 @@ def create_service_app(
             await on_started(runtime)
         jobs = [
             asyncio.create_task(_run_periodically(job, runtime), name=job.name)
-            for job in (*spec.periodic_jobs, _messaging_housekeeping(runtime.settings))
+            for job in (*spec.periodic_jobs, _messaging_housekeeping(runtime.settings), _topic_check(spec))
         ]
         logger.info("%s started", spec.name)
         try:

@@ -52,6 +52,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.5,
         before_mark_sent: Callable[[Sequence[CloudEvent]], Awaitable[None]] | None = None,
+        after_failure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._publish = publish
@@ -62,6 +63,8 @@ class OutboxRelay:
         self._stopping = False
         # A seam for fault tests: runs after publishing, before the rows are marked sent.
         self._before_mark_sent = before_mark_sent
+        # Runs before the first attempt after a failed one (e.g. recreate the topics of a broker that lost them).
+        self._after_failure = after_failure
         self.published_total = 0
 
     def notify(self) -> None:
@@ -113,13 +116,18 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self._poll_seconds
+        failed = False
         while not self._stopping:
             try:
+                if failed and self._after_failure is not None:
+                    await self._after_failure()
                 await self.drain()
                 backoff = self._poll_seconds
+                failed = False
             except asyncio.CancelledError:
                 raise
             except Exception:  # broker or database down: keep the rows, try again with backoff
+                failed = True
                 logger.warning("outbox relay could not publish; retrying in %.1fs", backoff, exc_info=True)
                 backoff = min(backoff * 2, 10.0)
             with contextlib.suppress(TimeoutError):

@@ -83,6 +83,12 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
         validation_alias=_env("BMW_MESSAGING_HOUSEKEEPING_SECONDS"),
         description="How often sent outbox rows and remembered inbox rows past their keep are deleted.",
     )
+    topic_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=_env("BMW_TOPIC_CHECK_SECONDS"),
+        description="How often the service checks that its topics exist (and recreates them after a broker lost them).",
+    )
     small_cell_k: int = Field(default=5, ge=5, validation_alias=_env("BMW_SMALL_CELL_K"))
     login_digest_key: SecretStr = Field(
         default=SecretStr(DEV_LOGIN_DIGEST_KEY),
