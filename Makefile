@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --all-packages
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test test-unit lint format bench schemas clean
+.PHONY: help install dev test soak test-unit lint format bench schemas clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ TEST_WORKERS ?= 2
 
 test: install ## Run every test against the real embedded PostgreSQL and broker (TEST_WORKERS=2 processes)
 	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+soak: install ## The fault suite (tests/faults) with every phase 20 times longer (BMW_FAULT_SCALE=20)
+	BMW_FAULT_SCALE=$${BMW_FAULT_SCALE:-20} $(RUN) pytest tests/faults -q $(PYTEST_ARGS)
 
 test-unit: install ## Only the tests that need no infrastructure
 	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)

@@ -14,11 +14,13 @@ Any failure stops whatever was started and re-raises. :meth:`Stack.stop` stops e
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -383,6 +385,47 @@ class Stack:
     def graphql_url(self) -> str:
         """The gateway's GraphQL endpoint."""
         return f"{self.gateway_url}/graphql"
+
+    # -- faults (tests/faults): kill and restart the parts ------------------------------------------------------
+
+    def kill_service(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send ``sig`` (default SIGKILL: no graceful stop, no flush) to a service's or the gateway's process group
+        and wait until it is gone."""
+        process = self.supervisor.get(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+    def restart_service(self, name: str) -> ManagedProcess:
+        """Start a service (or the gateway) again as the stack started it, and wait until it is ready. The log of
+        the run before is kept as ``<name>.<n>.log``."""
+        previous = self.supervisor.get(name)
+        if previous.alive:
+            raise RuntimeError(f"{name} still runs (pid {previous.pid}); kill it first")
+        runs = len(list(self.log_dir.glob(f"{name}.*.log")))
+        log = self.log_dir / f"{name}.log"
+        if log.exists():
+            log.rename(self.log_dir / f"{name}.{runs + 1}.log")
+        environ = self.gateway_env() if name == "gateway" else self.service_env(name)
+        command = self.launcher(name, ["serve", "--host", self.host, "--port", str(self._ports[name])])
+        process = self.supervisor.start(name, command, env=environ)
+        self._servers = [p for p in self._servers if p.name != name] + [process]
+        url = self.gateway_url if name == "gateway" else self.services[name].url
+        process.wait_ready(url, self.ready_timeout)
+        return process
+
+    def restart_broker(self) -> None:
+        """Kill the embedded broker and start an empty one on the same port: every topic, record and committed
+        offset is gone, as after a broker that lost its data."""
+        if self.broker is None or self.broker.port is None:
+            raise RuntimeError("the stack runs no embedded broker (KAFKA_BOOTSTRAP_SERVERS was given)")
+        port, log = self.broker.port, self.broker.log_path
+        pid = self.broker.pid
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        self.broker.stop()
+        self.broker = EmbeddedBroker(host=self.host, port=port, log_path=log).start()
 
     def crashed(self) -> list[ManagedProcess]:
         """Services or the gateway that exited while the stack runs."""
