@@ -182,3 +182,29 @@ async def test_a_topic_outside_the_group_does_not_reach_process(commits: list[st
         await test_broker.publish(event.kafka_value(), "bmw.signals.events", headers=event.kafka_headers())
 
     assert consumer.records == []
+
+
+async def test_a_commit_the_broker_refuses_does_not_stop_the_group(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a broker lost its data it refuses the group's commits for a while; the handler must return (the record
+    is applied, its inbox row says so) so that the group goes on, instead of failing every record from then on."""
+    from aiokafka.errors import UnknownTopicOrPartitionError
+
+    async def refused() -> None:
+        raise UnknownTopicOrPartitionError()
+
+    monkeypatch.setattr(faststream_kafka_message.FAKE_CONSUMER, "commit", refused)
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group())
+    subscribe(broker, consumer)
+    first, second = case_opened(), case_opened()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        for event in (first, second):
+            await test_broker.publish(
+                event.kafka_value(), event.topic, key=event.kafka_key(), headers=event.kafka_headers()
+            )
+
+    assert [value for _, _, value, _ in consumer.records] == [first.kafka_value(), second.kafka_value()]
+    assert "could not commit bmw.intake.events: UnknownTopicOrPartitionError" in caplog.text

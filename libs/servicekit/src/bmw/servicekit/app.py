@@ -164,6 +164,9 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
         client_id=f"bmw-{spec.name}",
         logger=None,
         security=kafka.faststream_security(),
+        # How soon a recreated topic (a broker that lost its data) or added partitions reach the consumer groups'
+        # assignments: aiokafka's default is five minutes.
+        metadata_max_age_ms=int(settings.kafka_metadata_max_age_seconds * 1000),
     )
 
     async def recreate_topics() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -312,7 +312,13 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer) -> None:
             raise TypeError("batch records are not supported by this subscriber")
         await consumer.process(record.topic, record.key, record.value or b"", record.headers or ())
         # Committed only now: the event was applied, skipped as a duplicate, or dead-lettered.
-        await message.ack()
+        try:
+            await message.ack()
+        except KafkaError as error:
+            # The record is applied (its inbox row says so); the next successful commit covers its offset, and a
+            # redelivery meanwhile is skipped. A commit the broker refuses must not stop the group: after a broker
+            # lost its data it refuses the group's commits for a while (UnknownTopicOrPartition).
+            logger.warning("group %s could not commit %s: %s", consumer.group.name, record.topic, type(error).__name__)
 
 
 async def ensure_topics(

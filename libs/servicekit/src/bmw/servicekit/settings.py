@@ -89,6 +89,13 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
         validation_alias=_env("BMW_TOPIC_CHECK_SECONDS"),
         description="How often the service checks that its topics exist (and recreates them after a broker lost them).",
     )
+    kafka_metadata_max_age_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("BMW_KAFKA_METADATA_MAX_AGE_SECONDS"),
+        description="How often the Kafka clients refresh the cluster's metadata, so that consumer groups notice a "
+        "recreated topic or added partitions.",
+    )
     small_cell_k: int = Field(default=5, ge=5, validation_alias=_env("BMW_SMALL_CELL_K"))
     login_digest_key: SecretStr = Field(
         default=SecretStr(DEV_LOGIN_DIGEST_KEY),
