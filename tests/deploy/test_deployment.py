@@ -213,20 +213,22 @@ def test_every_variable_given_is_one_the_process_reads() -> None:
         assert not unknown, f"{name} is given variables its code never reads: {sorted(unknown)}"
 
 
-@pytest.fixture
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No variable of ours from the test session: a settings class sees only what the deployment gives."""
+def forget_our_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No variable of ours from the test session (or a process before): a settings class sees only what it is given."""
     for key in list(os.environ):
         if key.startswith(OUR_PREFIXES):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    forget_our_variables(monkeypatch)
     return monkeypatch
 
 
 def start_settings(environment: Mapping[str, str], component: str, monkeypatch: pytest.MonkeyPatch) -> BaseSettings:
     """The component's settings as its process would read them from ``environment`` (production rules included)."""
-    for key in list(os.environ):
-        if key.startswith(OUR_PREFIXES):
-            monkeypatch.delenv(key)
+    forget_our_variables(monkeypatch)
     for key, value in environment.items():
         monkeypatch.setenv(key, str(value))
     return settings_class(component)()

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
@@ -30,6 +31,7 @@ from bmw.servicekit.tracing import (
     TracingConfigurationError,
     configure_tracing,
     exporters_from_environment,
+    tracer_provider,
 )
 
 TRACE, CALLER = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -188,3 +190,20 @@ async def test_each_record_carries_its_send_span_under_the_events_own_trace(span
     assert broker.sent[0]["headers"]["ce_id"] == str(traced.id), "the event itself is unchanged"
     assert second.parent is None, "an event without a trace starts one when it is sent"
     assert second.context is not None and f"{second.context.span_id:016x}" in broker.sent[1]["headers"]["traceparent"]
+
+
+def test_without_an_exporter_spans_are_not_recorded_unless_a_caller_asks() -> None:
+    quiet = tracer_provider("intake", {})
+    caller = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(int(TRACE, 16), int(CALLER, 16), is_remote=True, trace_flags=trace.TraceFlags(1))
+        )
+    )
+    with quiet.get_tracer("test").start_as_current_span("root") as root:
+        assert not root.is_recording() and root.get_span_context().is_valid, "ids for the logs, nothing recorded"
+    with quiet.get_tracer("test").start_as_current_span("asked", context=caller) as asked:
+        assert asked.is_recording(), "a caller's sampled traceparent is followed"
+    exporting = tracer_provider("intake", {"OTEL_TRACES_EXPORTER": "console"})
+    with exporting.get_tracer("test").start_as_current_span("root") as root:
+        assert root.is_recording()
+    exporting.shutdown()

@@ -156,13 +156,17 @@ class DeadLetterOffice:
         await self._commit(ends)
         return RedriveReport(pending, dry_run=False)
 
-    async def _read(self) -> tuple[list[DeadLetter], dict[TopicPartition, int]]:
-        reader = AIOKafkaConsumer(
+    def _redrive_client(self) -> AIOKafkaConsumer:
+        """A consumer of this service's re-drive group that never joins it (partitions are assigned by hand)."""
+        return AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=redrive_group(self.service),
             enable_auto_commit=False,
             **self.client_kwargs,
         )
+
+    async def _read(self) -> tuple[list[DeadLetter], dict[TopicPartition, int]]:
+        reader = self._redrive_client()
         await reader.start()
         try:
             partitions = [
@@ -195,12 +199,7 @@ class DeadLetterOffice:
     async def _commit(self, ends: dict[TopicPartition, int]) -> None:
         if not ends:
             return
-        committer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=redrive_group(self.service),
-            enable_auto_commit=False,
-            **self.client_kwargs,
-        )
+        committer = self._redrive_client()
         await committer.start()
         try:
             committer.assign(list(ends))

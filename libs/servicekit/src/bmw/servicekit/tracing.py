@@ -32,6 +32,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import event
@@ -122,8 +123,26 @@ def exporters_from_environment(environ: Mapping[str, str]) -> list[SpanExporter]
     return exporters
 
 
+def tracer_provider(service: str, environ: Mapping[str, str] | None = None) -> TracerProvider:
+    """The tracer provider of ``service`` (``bmw-<service>``), exporting as the ``OTEL_*`` variables say (not
+    installed: see :func:`configure_tracing`)."""
+    environ = os.environ if environ is None else environ
+    exporters = exporters_from_environment(environ)
+    # Without an exporter nobody reads the spans: they are not recorded (ids still flow into logs and onwards), unless
+    # a caller's sampled traceparent asks for it. With one, the sampler is the SDK's, from OTEL_TRACES_SAMPLER.
+    sampler = None if exporters else ParentBased(root=ALWAYS_OFF)
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"bmw-{service}", "service.namespace": "bmw"}), sampler=sampler
+    )
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    if exporters:
+        logger.info("tracing: exporting spans (%s)", ", ".join(type(e).__name__ for e in exporters))
+    return provider
+
+
 def configure_tracing(service: str, environ: Mapping[str, str] | None = None) -> TracerProvider | None:
-    """Install this process's tracer provider for ``service`` (``bmw-<service>``), exporting as ``OTEL_*`` says.
+    """Install this process's tracer provider for ``service`` (see :func:`tracer_provider`).
 
     Returns the provider, or None when one was already installed (the first wins: one process, one service) or the
     SDK is disabled. Raises :class:`TracingConfigurationError` on a variable it cannot honour.
@@ -133,13 +152,8 @@ def configure_tracing(service: str, environ: Mapping[str, str] | None = None) ->
         return None
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return None
-    exporters = exporters_from_environment(environ)
-    provider = TracerProvider(resource=Resource.create({"service.name": f"bmw-{service}", "service.namespace": "bmw"}))
-    for exporter in exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider = tracer_provider(service, environ)
     trace.set_tracer_provider(provider)
-    if exporters:
-        logger.info("tracing: exporting spans (%s)", ", ".join(type(e).__name__ for e in exporters))
     return provider
 
 
