@@ -71,10 +71,15 @@ async def test_a_referral_is_one_trace_from_the_gateway_through_kafka_into_every
     # The case is opened: scheduling books the intake (or says it cannot); signals counts; billing meters the booking.
     async def every_reaction_exported() -> bool:
         spans = traces.spans(trace_id)
-        consumers = {span.service for span in spans if span.kind == "consumer"}
+        handled = {(span.service, span.name) for span in spans if span.kind == "consumer"}
         known = {span.span_id for span in spans}
         orphans = [span for span in spans if span.parent_id not in known and span.parent_id != caller_span]
-        return {"bmw-signals", "bmw-scheduling", "bmw-intake"} <= consumers and not orphans
+        expected = {
+            ("bmw-signals", "process intake.referral.received.v1"),
+            ("bmw-signals", "process intake.case.opened.v1"),
+            ("bmw-scheduling", "process intake.case.opened.v1"),
+        }
+        return expected <= handled and "bmw-intake" in {service for service, _ in handled} and not orphans
 
     await eventually(
         every_reaction_exported,
