@@ -256,12 +256,23 @@ async def start_runtime(spec: ServiceSpec, runtime: ServiceRuntime, *, attempts:
     runtime.relay.start()
 
 
+#: The longest a consumer group may take to stop at shutdown.
+CONSUMER_STOP_SECONDS = 10.0
+
+
 async def stop_runtime(runtime: ServiceRuntime) -> None:
     """Graceful shutdown: stop consuming, flush the relay while the producer is still up, then close
     the broker and the pool. An in-flight message whose transaction did not commit is redelivered later
     (its offset was not committed) and the inbox keeps that harmless."""
     for subscriber in runtime.broker.subscribers:
-        await subscriber.stop()
+        # Bounded: a broker that no longer answers must not hold the shutdown past the platform's grace period (an
+        # unanswered fetch waits 40 s); what was not committed is redelivered and skipped by the inbox.
+        try:
+            await asyncio.wait_for(subscriber.stop(), timeout=CONSUMER_STOP_SECONDS)
+        except TimeoutError:
+            logger.warning(
+                "a consumer did not stop within %.0fs (broker unreachable?); going on", CONSUMER_STOP_SECONDS
+            )
     await runtime.relay.stop(flush=True)
     await runtime.broker.stop()
     await runtime.engine.dispose()
