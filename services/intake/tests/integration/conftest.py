@@ -23,7 +23,7 @@ from bmw.intake.settings import IntakeSettings
 from bmw.servicekit.uow import UnitOfWorkFactory
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def intake(infra: Any, dev_keys: Any) -> AsyncIterator[SimpleNamespace]:
     async with service_under_test("intake", infra, dev_keys, consumer_backoff_seconds=0.05) as service:
 
@@ -234,6 +234,6 @@ class Flows:
         return [table for table, rows in dump.items() if any(needle in rows for needle in needles)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def flows(intake: SimpleNamespace, dev_keys: Any, personal_data: set[str]) -> Flows:
     return Flows(intake, dev_keys, personal_data)
