@@ -19,14 +19,14 @@ import pytest
 from bmw.devstack.faults import ReferralLoad, settled
 from bmw.devstack.stack import Stack
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        os.environ.get("BMW_FAULTS") != "1",
-        reason="the fault suite runs in `make soak` (BMW_FAULTS=1): each scenario passes alone, but in the full "
-        "parallel `make test` on two cores the overloaded stack refused or failed a few requests (issue 10 stays open)",
-    ),
-]
+pytestmark = pytest.mark.e2e
+
+#: The scenarios that need a calmer machine than the full parallel `make test` on two cores: `make soak` runs them.
+SOAK_ONLY = pytest.mark.skipif(
+    os.environ.get("BMW_FAULTS") != "1",
+    reason="runs in `make soak` (BMW_FAULTS=1): passes alone, but in the full parallel `make test` on two cores the "
+    "overloaded stack answered one request during the outage with an internal error (issue 10 stays open)",
+)
 
 #: How much longer each phase lasts: 1 in `make test`, more in `make soak` (BMW_FAULT_SCALE).
 SCALE = float(os.environ.get("BMW_FAULT_SCALE", "1"))
@@ -37,7 +37,7 @@ async def phase(seconds: float) -> None:
 
 
 async def test_a_consumer_killed_mid_batch_loses_and_repeats_nothing(stack: Stack) -> None:
-    load = ReferralLoad(stack, category="CONFLICT_COLLEAGUES", rate=8).start()
+    load = ReferralLoad(stack, category="CONFLICT_COLLEAGUES", rate=4).start()
     await phase(3)
     stack.kill_service("signals")  # SIGKILL: no graceful stop, offsets of the batch in flight not committed
     await phase(2)
@@ -51,6 +51,7 @@ async def test_a_consumer_killed_mid_batch_loses_and_repeats_nothing(stack: Stac
     assert accounting.exact, accounting.problems
 
 
+@SOAK_ONLY
 async def test_a_database_outage_refuses_cleanly_and_the_services_recover_without_a_restart(stack: Stack) -> None:
     assert stack.postgres is not None
     load = ReferralLoad(stack, category="CAREER", rate=5).start()
