@@ -120,12 +120,7 @@ def _topic_check(spec: ServiceSpec) -> PeriodicJob:
     settings = spec.settings
 
     async def run(runtime: ServiceRuntime) -> None:
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            topics_of(spec),
-            partitions=settings.topic_partitions,
-            transport=settings.kafka_transport(),
-        )
+        await ensure_service_topics(spec)
 
     return PeriodicJob("topic-check", settings.topic_check_seconds, run)
 
@@ -169,19 +164,14 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
         metadata_max_age_ms=int(settings.kafka_metadata_max_age_seconds * 1000),
     )
 
-    async def recreate_topics() -> None:
-        # A broker that lost its data (or a new cluster) gets the topics back with their partitions before the relay
-        # publishes again, rather than auto-created with the broker's default count (or not at all).
-        await ensure_topics(
-            settings.kafka_bootstrap_servers, topics_of(spec), partitions=settings.topic_partitions, transport=kafka
-        )
-
     relay = OutboxRelay(
         sessions,
         kafka_publisher(broker),
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
-        after_failure=recreate_topics,
+        # A broker that lost its data (or a new cluster) gets the topics back with their partitions before the relay
+        # publishes again, rather than auto-created with the broker's default count (or not at all).
+        after_failure=lambda: ensure_service_topics(spec),
     )
     uow = UnitOfWorkFactory(sessions, on_commit=relay.notify)
     retry = RetryPolicy(
@@ -215,6 +205,17 @@ def topics_of(spec: ServiceSpec) -> list[str]:
     return [t for topic in dict.fromkeys(topics) for t in (topic, dlq_topic(topic))]
 
 
+async def ensure_service_topics(spec: ServiceSpec) -> None:
+    """The service's topics exist, with the configured partitions (created where missing)."""
+    settings = spec.settings
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        topics_of(spec),
+        partitions=settings.topic_partitions,
+        transport=settings.kafka_transport(),
+    )
+
+
 def _log_transport(settings: ServiceSettings) -> None:
     """Say how the process reaches Kafka and PostgreSQL (never a password), and warn of a production database
     connection that is encrypted but does not verify the server (``require``: see ``bmw.servicekit.transport``)."""
@@ -232,15 +233,9 @@ def _log_transport(settings: ServiceSettings) -> None:
 async def start_runtime(spec: ServiceSpec, runtime: ServiceRuntime, *, attempts: int = 60) -> None:
     """Create topics and start the broker, retrying while the broker is not yet reachable."""
     _log_transport(spec.settings)
-    kafka = spec.settings.kafka_transport()
     for attempt in range(1, attempts + 1):
         try:
-            await ensure_topics(
-                spec.settings.kafka_bootstrap_servers,
-                topics_of(spec),
-                partitions=spec.settings.topic_partitions,
-                transport=kafka,
-            )
+            await ensure_service_topics(spec)
             await runtime.broker.start()
             break
         except (TimeoutError, OSError, ConnectionError) as error:
