@@ -31,8 +31,9 @@ STATISTICS_PURPOSE = "anonymised_statistics"
 
 
 async def on_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralReceived) -> None:
-    """Count a referral in the week it was made (an integration's history keeps its original date)."""
-    counted = await aggregates.count_referral(
+    """Count a referral in the week it was made (an integration's history keeps its original date); a new count
+    marks the tenant for detection."""
+    await aggregates.count_referral(
         uow.session,
         tenant_id=event.tenantid,
         referral_id=data.referral_id,
@@ -40,8 +41,6 @@ async def on_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralReceived
         category=data.category.value,
         week=week_start(data.received_at),
     )
-    if counted:
-        await aggregates.mark_dirty(uow.session, event.tenantid)
 
 
 async def on_case_opened(uow: UnitOfWork, event: CloudEvent, data: CaseOpened) -> None:

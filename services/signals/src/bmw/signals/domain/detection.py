@@ -128,6 +128,9 @@ class OrgBaseline:
         self.start: date | None = next(iter(starts), None)
         self._units = list(units)
         self._prefix: dict[frozenset[Category], list[list[int]]] = {}
+        # Every scope of an organisation asks for the same few (group, period) rates, week after week: a replay
+        # of 5 detectors × 24 scopes × 40 weeks asks some 4,000 times for about 200 distinct rates.
+        self._rates: dict[tuple[frozenset[Category], int, int], float | None] = {}
 
     def _prefixes(self, categories: frozenset[Category]) -> list[list[int]]:
         if categories not in self._prefix:
@@ -142,6 +145,9 @@ class OrgBaseline:
 
     def rate_per_employee(self, categories: frozenset[Category], first: int, end: int) -> float | None:
         """Referrals per employee per week in weeks ``[first, end)``; None without data."""
+        key = (categories, first, end)
+        if key in self._rates:
+            return self._rates[key]
         referrals = 0
         employee_weeks = 0
         for unit, prefix in zip(self._units, self._prefixes(categories), strict=True):
@@ -149,9 +155,9 @@ class OrgBaseline:
             if hi > lo:
                 referrals += prefix[hi] - prefix[lo]
                 employee_weeks += unit.employees * (hi - lo)
-        if employee_weeks == 0:
-            return None
-        return referrals / employee_weeks
+        rate = referrals / employee_weeks if employee_weeks else None
+        self._rates[key] = rate
+        return rate
 
 
 @dataclass(frozen=True)
@@ -365,16 +371,33 @@ def estimate_baseline(
     ``unit.active_from`` count for the organisation's rate only.
     """
     values = group if group is not None else unit.group(categories)
+    return _as_baseline(unit, config, _estimate(unit, categories, values, end, org, config, excluded))
+
+
+_Estimate = tuple[int, int, int, int, float, float, float]
+"""first, end, unit_weeks, unit_referrals, org_rate, weekly_rate, size: a :class:`Baseline` before it is built."""
+
+
+def _estimate(
+    unit: UnitSeries,
+    categories: frozenset[Category],
+    values: Sequence[int],
+    end: int,
+    org: OrgBaseline | None,
+    config: DetectorConfig,
+    excluded: frozenset[int],
+) -> _Estimate:
+    """The arithmetic of :func:`estimate_baseline`. A replay needs a baseline every week for the CUSUM but keeps
+    one only when it raises a signal, so it builds the :class:`Baseline` (and its two dates) only then."""
     first = max(0, end - config.baseline_weeks)
     end = max(first, min(end, len(values)))
     own_first = min(end, max(first, unit.active_from))
-    if excluded:
-        own_weeks = [i for i in range(own_first, end) if i not in excluded]
-        unit_weeks = len(own_weeks)
-        unit_referrals = sum(values[i] for i in own_weeks)
-    else:
-        unit_weeks = end - own_first
-        unit_referrals = sum(values[own_first:end])
+    unit_weeks = end - own_first
+    unit_referrals = sum(values[own_first:end])
+    if excluded:  # a few episode weeks: take them out rather than walk the whole period
+        left_out = [i for i in excluded if own_first <= i < end]
+        unit_weeks -= len(left_out)
+        unit_referrals -= sum(values[i] for i in left_out)
     org_rate = org.rate_per_employee(categories, first, end) if org is not None else None
     if org_rate is None or org_rate <= 0:
         org_rate = config.fallback_rate_per_employee * len(categories)
@@ -383,6 +406,11 @@ def estimate_baseline(
     rate = config.prior_weeks + unit_weeks
     weekly = shape / rate
     size = 1.0 / (1.0 / max(shape, 1e-9) + 1.0 / config.dispersion)
+    return first, end, unit_weeks, unit_referrals, org_rate, weekly, size
+
+
+def _as_baseline(unit: UnitSeries, config: DetectorConfig, estimate: _Estimate) -> Baseline:
+    first, end, unit_weeks, unit_referrals, org_rate, weekly, size = estimate
     return Baseline(
         weekly_rate=weekly,
         size=size,
@@ -489,20 +517,32 @@ def evaluate_week(
             best = (p, weeks, baseline)
 
     # The CUSUM, against the baseline that ends guard_weeks before this week.
-    cusum_baseline = estimate_baseline(
-        unit, spec.categories, end=index - config.guard_weeks, org=org, config=config, group=values, excluded=excluded
-    )
-    if cusum_baseline.period_weeks < config.min_history_weeks:
+    estimate = _estimate(unit, spec.categories, values, index - config.guard_weeks, org, config, excluded)
+    if estimate[1] - estimate[0] < config.min_history_weeks:
         return WeekOutcome(state=state)
-    lam0 = max(cusum_baseline.weekly_rate, 1e-6)
+    lam0 = max(estimate[5], 1e-6)
     lam1 = max(lam0 * config.cusum_ratio, lam0 + config.cusum_min_shift)
     step = count * math.log(lam1 / lam0) - (lam1 - lam0)
     cusum = state.cusum + step
+    # The state is built directly (dataclasses.replace is several times slower), and kept as it is when the CUSUM
+    # stays at zero: most weeks of most units, where referrals are rare.
     if cusum <= 0:
-        new_state = replace(state, cusum=0.0, cusum_count=0, cusum_weeks=())
+        if state.cusum == 0.0 and state.cusum_count == 0 and not state.cusum_weeks:
+            new_state = state
+        else:
+            new_state = DetectorState(
+                open_signal=state.open_signal,
+                weeks_within_baseline=state.weeks_within_baseline,
+                last_resolved_index=state.last_resolved_index,
+            )
     else:
-        new_state = replace(
-            state, cusum=cusum, cusum_count=state.cusum_count + count, cusum_weeks=(*state.cusum_weeks, index)
+        new_state = DetectorState(
+            open_signal=state.open_signal,
+            weeks_within_baseline=state.weeks_within_baseline,
+            cusum=cusum,
+            cusum_count=state.cusum_count + count,
+            cusum_weeks=(*state.cusum_weeks, index),
+            last_resolved_index=state.last_resolved_index,
         )
 
     if cooling:
@@ -527,6 +567,7 @@ def evaluate_week(
             min_count=config.min_count,
         )
     elif new_state.cusum >= config.cusum_threshold and new_state.cusum_count >= config.cusum_min_count:
+        cusum_baseline = _as_baseline(unit, config, estimate)
         indices_run = new_state.cusum_weeks
         counts = tuple(values[i] for i in indices_run)
         evidence = Evidence(
