@@ -36,8 +36,10 @@ from bmw.servicekit.housekeeping import Tidied, tidy_messaging
 from bmw.servicekit.input_guard import InputGuardMiddleware
 from bmw.servicekit.jobs import run_exclusively
 from bmw.servicekit.messaging import (
+    Batching,
     ConsumerGroup,
     EventConsumer,
+    Outcome,
     RetryPolicy,
     ensure_topics,
     kafka_dead_letter,
@@ -45,6 +47,7 @@ from bmw.servicekit.messaging import (
     subscribe,
 )
 from bmw.servicekit.metrics import (
+    ConsumerOutcomes,
     KafkaView,
     MetricSource,
     RequestMetrics,
@@ -182,8 +185,9 @@ def build_runtime(spec: ServiceSpec) -> ServiceRuntime:
     consumers = [
         EventConsumer(group, uow, kafka_dead_letter(broker, group.name), retry) for group in spec.consumer_groups
     ]
+    batching = Batching(max_records=settings.consumer_batch_size, concurrency=settings.consumer_concurrency)
     for consumer in consumers:
-        subscribe(broker, consumer)
+        subscribe(broker, consumer, batching)
     verifier = TokenVerifier.configured(
         public_key=settings.jwt_public_key,
         jwks_url=settings.jwt_jwks_url,
@@ -423,6 +427,14 @@ def create_service_app(
     # Outermost: counts every answer, the flow context's 500s and the input guard's refusals included.
     registry = CollectorRegistry()
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
+
+    def consumer_tallies() -> list[tuple[str, dict[str, int]]]:
+        runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+        return [(consumer.group.name, dict(consumer.counts)) for consumer in (runtime.consumers if runtime else [])]
+
+    registry.register(
+        ConsumerOutcomes(consumer_tallies, (Outcome.APPLIED, Outcome.DUPLICATE, Outcome.IGNORED, Outcome.DEAD_LETTERED))
+    )
     install_error_handlers(app)
 
     async def database_check() -> bool:

@@ -64,6 +64,22 @@ class ServiceSettings(KafkaTransportSettings, DatabaseTransportSettings):
     consumer_backoff_max_seconds: float = Field(
         default=10.0, ge=0, validation_alias=_env("BMW_CONSUMER_BACKOFF_MAX_SECONDS")
     )
+    consumer_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("BMW_CONSUMER_BATCH_SIZE"),
+        description="Records a consumer group takes from the broker at once; their offsets are committed together "
+        "once every one of them was applied.",
+    )
+    consumer_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        validation_alias=_env("BMW_CONSUMER_CONCURRENCY"),
+        description="Partitions a consumer group applies side by side (each partition's events stay in order); keep "
+        "it below the database pool size.",
+    )
     outbox_keep_days: int = Field(
         default=14,
         ge=1,
