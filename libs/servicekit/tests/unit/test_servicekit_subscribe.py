@@ -8,12 +8,14 @@ fake's ``commit``; what a real broker redelivers after a missing commit is for t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka import message as faststream_kafka_message
@@ -21,7 +23,7 @@ from faststream.kafka import message as faststream_kafka_message
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened
 from bmw.contracts.taxonomy import Category, Urgency
-from bmw.servicekit.messaging import ConsumerGroup, EventConsumer, Outcome, RetryPolicy, subscribe
+from bmw.servicekit.messaging import Batching, ConsumerGroup, EventConsumer, Outcome, RetryPolicy, subscribe
 
 TOPICS = ("bmw.intake.events", "bmw.billing.events")
 GROUP = "scheduling.cases"
@@ -208,3 +210,77 @@ async def test_a_commit_the_broker_refuses_does_not_stop_the_group(
 
     assert [value for _, _, value, _ in consumer.records] == [first.kafka_value(), second.kafka_value()]
     assert "could not commit bmw.intake.events: UnknownTopicOrPartitionError" in caplog.text
+
+
+class SlowConsumer(EventConsumer):
+    """Takes a moment per record and notes what it was doing, to see order and overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(group(), None, RecordingConsumer._no_dead_letter, RetryPolicy())  # type: ignore[arg-type]
+        self.done: list[tuple[int, int]] = []
+        self.running = 0
+        self.most_at_once = 0
+
+    async def process(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> str:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        await asyncio.sleep(0.01)
+        partition, offset = (int(part) for part in value.decode().split(":"))
+        self.done.append((partition, offset))
+        self.running -= 1
+        return Outcome.APPLIED
+
+
+def fetch(partitions: int, per_partition: int) -> list[ConsumerRecord[bytes, bytes]]:
+    """A fetch as aiokafka hands it over: each partition's records in offset order, partition after partition."""
+    return [
+        ConsumerRecord(
+            topic=TOPICS[0],
+            partition=partition,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=f"{partition}:{offset}".encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for partition in range(partitions)
+        for offset in range(per_partition)
+    ]
+
+
+async def test_a_fetch_is_applied_partition_by_partition_in_order_with_partitions_side_by_side() -> None:
+    consumer = SlowConsumer()
+
+    await consumer.process_records(fetch(6, 5), concurrency=3)
+
+    assert sorted(consumer.done) == [(p, o) for p in range(6) for o in range(5)], "each record once"
+    for partition in range(6):
+        assert [o for p, o in consumer.done if p == partition] == list(range(5)), "a partition's records in order"
+    assert consumer.most_at_once == 3, "three partitions at once, never more"
+
+
+async def test_with_a_concurrency_of_one_a_fetch_is_applied_strictly_one_by_one() -> None:
+    consumer = SlowConsumer()
+    records = fetch(3, 2)
+
+    await consumer.process_records(records, concurrency=1)
+
+    assert consumer.done == [(r.partition, r.offset) for r in records]
+    assert consumer.most_at_once == 1
+
+
+async def test_a_fetch_is_committed_once_after_every_record_of_it(commits: list[str]) -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group())
+    subscribe(broker, consumer, Batching(max_records=10, concurrency=2))
+    events = [case_opened() for _ in range(3)]
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(*[event.kafka_value() for event in events], topic=events[0].topic)
+
+    assert [value for _, _, value, _ in consumer.records] == [event.kafka_value() for event in events]
+    assert commits == ["commit"], "one commit for the fetch, after its records"
