@@ -53,8 +53,11 @@ async def test_metrics_count_each_operation_by_its_route_and_name_no_tenant_or_i
 
 async def test_a_record_intake_cannot_read_shows_in_the_dead_letter_count(intake: Any) -> None:
     topic = "bmw.scheduling.events.dlq"
-    counted = metric_value(await scrape(intake), "bmw_dead_letter_messages", topic=topic)
+    before = await scrape(intake)
+    counted = metric_value(before, "bmw_dead_letter_messages", topic=topic)
     assert counted is not None
+    given_up = metric_value(before, "bmw_consumer_events_total", group="intake", outcome="dead_lettered")
+    assert given_up is not None, "every outcome is exposed, at 0 until it happens"
     producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
     await producer.start()
     try:
@@ -67,3 +70,9 @@ async def test_a_record_intake_cannot_read_shows_in_the_dead_letter_count(intake
         return (metric_value(now, "bmw_dead_letter_messages", topic=topic) or 0) > counted
 
     await eventually(dead_lettered, timeout=45, what="the dead-letter count to grow")
+
+    async def counted_as_dead_lettered() -> bool:
+        now = metric_value(await scrape(intake), "bmw_consumer_events_total", group="intake", outcome="dead_lettered")
+        return (now or 0) >= given_up + 1
+
+    await eventually(counted_as_dead_lettered, timeout=10, what="the group's dead-lettered count to grow")

@@ -10,25 +10,41 @@ each accepted referral is reflected exactly once where it belongs and nothing re
 - scheduling handled its case once (an outcome, at most one intake appointment);
 - billing metered the case's opening once;
 - every outbox row was published.
+
+The other helpers serve the scenarios: :func:`replay_period` publishes a period's events again (the outbox replay
+that ``bmw replay`` runs), :func:`consumer_outcomes` reads what each consumer group did with its records (applied,
+duplicate, ignored, dead-lettered) from a service's ``/metrics``, :func:`publish_raw` puts a record of any shape on a
+topic (poison), :func:`service_command` runs ``python -m bmw.<service> ...`` against the stack, and
+:func:`resident_kib` reads a process's resident memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from bmw.devstack.infra import libpq_url, service_role
 from bmw.devstack.stack import Stack
 from bmw.devstack.topology import SERVICES
+from bmw.servicekit.db import create_engine, session_factory
+from bmw.servicekit.replay import replay_outbox
+from bmw.servicekit.uow import UnitOfWorkFactory
 
 SUBMIT = """
 mutation Submit($input: ReferralInput!) {
@@ -61,11 +77,17 @@ class ReferralLoad:
     """Submits referrals for one organisation's unit through the gateway at ``rate`` per second, until stopped."""
 
     def __init__(
-        self, stack: Stack, *, tenant_index: int = 0, category: str = "CONFLICT_COLLEAGUES", rate: float = 5.0
+        self,
+        stack: Stack,
+        *,
+        tenant_index: int = 0,
+        unit_index: int = 0,
+        category: str = "CONFLICT_COLLEAGUES",
+        rate: float = 5.0,
     ) -> None:
         tenant = stack.tenants[tenant_index]
         self.tenant_id = uuid.UUID(str(tenant.id))
-        self.unit_id = uuid.UUID(str(tenant.org_units[0].id))
+        self.unit_id = uuid.UUID(str(tenant.org_units[unit_index].id))
         self.category = category
         self.rate = rate
         self._url = stack.graphql_url
@@ -131,6 +153,12 @@ class ReferralLoad:
         self._stopping.set()
         if self._task is not None:
             await self._task
+        return self.result
+
+    async def submit_once(self) -> LoadResult:
+        """Submit one referral (without the steady load) and wait for the answer."""
+        async with httpx.AsyncClient(timeout=20) as http:
+            await self._submit(http, self.result.submitted + 1)
         return self.result
 
     async def run_for(self, seconds: float) -> LoadResult:
@@ -276,3 +304,148 @@ async def settled(
         if result.exact or time.monotonic() > deadline:
             return result
         await asyncio.sleep(1.0)
+
+
+# -- the scenarios' instruments ------------------------------------------------------------------------------------
+
+
+def outbox_event_ids(stack: Stack, service: str, since: datetime, until: datetime) -> set[uuid.UUID]:
+    """The ids of the events ``service`` wrote in ``[since, until)`` and has published (what a replay marks)."""
+    rows = _rows(
+        stack,
+        service,
+        "SELECT id FROM outbox WHERE created_at >= %s AND created_at < %s AND sent_at IS NOT NULL",
+        since,
+        until,
+    )
+    return {row[0] for row in rows}
+
+
+def unsent_events(stack: Stack) -> int:
+    """Events every service's outbox has not published yet."""
+    return sum(_rows(stack, service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0] for service in SERVICES)
+
+
+async def replay_period(stack: Stack, since: datetime, until: datetime) -> dict[str, set[uuid.UUID]]:
+    """Publish again what every service published in ``[since, until)``, as ``bmw replay`` does (the same
+    :func:`~bmw.servicekit.replay.replay_outbox`, run here rather than in four new processes), and wait until their
+    relays have sent it all. Returns, per service, the ids of the events marked."""
+    marked = {service: await asyncio.to_thread(outbox_event_ids, stack, service, since, until) for service in SERVICES}
+
+    async def replay(service: str) -> int:
+        engine = create_engine(stack.services[service].database_url, pool_size=1)
+        try:
+            report = await replay_outbox(UnitOfWorkFactory(session_factory(engine)), since=since, until=until)
+        finally:
+            await engine.dispose()
+        return report.events
+
+    counted = await asyncio.gather(*(replay(service) for service in SERVICES))
+    for service, events in zip(SERVICES, counted, strict=True):
+        if events != len(marked[service]):
+            raise AssertionError(f"{service}: replay marked {events} event(s), the outbox held {len(marked[service])}")
+    deadline = time.monotonic() + 60
+    while await asyncio.to_thread(unsent_events, stack):
+        if time.monotonic() > deadline:
+            raise AssertionError("the relays did not publish the replayed events within 60 s")
+        await asyncio.sleep(0.2)
+    return marked
+
+
+def applied_by(stack: Stack, service: str, event_ids: Iterable[uuid.UUID]) -> dict[str, int]:
+    """Per consumer group of ``service``: how many of ``event_ids`` its inbox says it applied."""
+    rows = _rows(
+        stack,
+        service,
+        "SELECT consumer_group, count(*) FROM inbox WHERE event_id = ANY(%s) GROUP BY consumer_group",
+        list(event_ids),
+    )
+    return {str(group): int(count) for group, count in rows}
+
+
+def inbox_rows(stack: Stack, service: str) -> int:
+    """Every inbox row of ``service`` (all its groups)."""
+    return int(_rows(stack, service, "SELECT count(*) FROM inbox")[0][0])
+
+
+async def consumer_outcomes(stack: Stack, service: str) -> dict[tuple[str, str], int]:
+    """``bmw_consumer_events_total`` of a service's ``/metrics``: per (group, outcome), the records handled since the
+    process started."""
+    async with httpx.AsyncClient(timeout=20) as http:
+        response = await http.get(f"{stack.services[service].url}/metrics")
+    response.raise_for_status()
+    found: dict[tuple[str, str], int] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "bmw_consumer_events_total":
+                found[(sample.labels["group"], sample.labels["outcome"])] = int(sample.value)
+    return found
+
+
+async def publish_raw(
+    stack: Stack, topic: str, value: bytes, *, key: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> None:
+    """Put one record of any shape on a topic of the stack's broker, as a faulty producer would."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        encoded = [(name, text.encode()) for name, text in (headers or {}).items()]
+        await producer.send_and_wait(topic, value, key=key, headers=encoded)
+    finally:
+        await producer.stop()
+
+
+async def service_command(stack: Stack, service: str, *args: str, timeout: float = 120) -> str:  # noqa: ASYNC109
+    """``python -m bmw.<service> <args>`` with the service's environment; its output (it must succeed)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        f"bmw.{service}",
+        *args,
+        env=stack.service_env(service),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    out, err = await _communicate(process, timeout)
+    if process.returncode != 0:
+        raise AssertionError(f"python -m bmw.{service} {' '.join(args)} exited {process.returncode}: {err.decode()}")
+    return out.decode()
+
+
+async def _communicate(process: asyncio.subprocess.Process, timeout: float) -> tuple[bytes, bytes]:  # noqa: ASYNC109
+    """Its output, or, after ``timeout`` seconds, kill it (its process group) and fail."""
+    try:
+        return await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise AssertionError(f"no answer within {timeout:.0f} s: {process!r}") from None
+
+
+def resident_kib(pid: int) -> int:
+    """The resident memory of a process (``VmRSS``), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"process {pid} reports no VmRSS")
+
+
+def uncounted_by_signals(stack: Stack, accepted: Sequence[uuid.UUID]) -> int:
+    """How many of the accepted referrals signals has not counted yet: its lag, in referrals."""
+    rows = _rows(
+        stack, "signals", "SELECT count(*) FROM referral_contributions WHERE referral_id = ANY(%s)", list(accepted)
+    )
+    return len(set(accepted)) - int(rows[0][0])
+
+
+def execute(stack: Stack, service: str, statement: str, *params: Any) -> None:
+    """Run one statement in ``service``'s database as the server's superuser (a test's repair or sabotage)."""
+    with psycopg.connect(service_dsn(stack, service), autocommit=True) as conn:
+        conn.execute(statement, params)
+
+
+def rows(stack: Stack, service: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """The rows of a query in ``service``'s database, as the server's superuser."""
+    return _rows(stack, service, query, *params)

@@ -5,6 +5,9 @@
 - ``bmw_outbox_unsent_events`` and ``bmw_outbox_oldest_unsent_age_seconds``: what the relay has not sent yet;
 - ``bmw_consumer_lag_messages{group, topic}``: records on the topic not yet committed by the consumer group;
 - ``bmw_dead_letter_messages{topic}``: records on the dead-letter topic of each topic the service consumes;
+- ``bmw_consumer_events_total{group, outcome}``: what each consumer group did with the records it read since the
+  process started: ``applied``, ``duplicate`` (skipped: its inbox had the event), ``ignored`` (no handler for the
+  type) or ``dead_lettered``; a rise in duplicates after a replay or a rebalance is the inbox at work;
 - whatever the service adds (``ServiceSpec.metric_sources``, e.g. signals raised per kind), read at scrape time;
 - ``bmw_metrics_source_up{source}``: 0 when a source (database, broker) did not answer, so a gap is visible.
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bmw.servicekit.outbox import backlog
@@ -89,6 +92,30 @@ class RequestMetricsMiddleware:
                 method = str(scope.get("method", "GET"))
                 self.metrics.requests.labels(method, route, str(status)).inc()
                 self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+class ConsumerOutcomes:
+    """The ``bmw_consumer_events_total{group, outcome}`` counter, read from the consumers' own tallies when scraped.
+
+    ``tallies`` returns, per consumer group, its counts by outcome (``EventConsumer.counts``); every outcome in
+    ``outcomes`` is exposed, at 0 until it happens, so that a dashboard can tell "none" from "not measured".
+    """
+
+    def __init__(self, tallies: Callable[[], Iterable[tuple[str, Mapping[str, int]]]], outcomes: Sequence[str]) -> None:
+        self._tallies = tallies
+        self._outcomes = tuple(outcomes)
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "bmw_consumer_events",
+            "Records each consumer group handled since the process started, by outcome: applied, duplicate (skipped, "
+            "already in its inbox), ignored (no handler for the type) or dead_lettered.",
+            labels=["group", "outcome"],
+        )
+        for group, counts in sorted(self._tallies()):
+            for outcome in dict.fromkeys([*self._outcomes, *sorted(counts)]):
+                family.add_metric([group, outcome], counts.get(outcome, 0))
+        yield family
 
 
 @dataclass
