@@ -33,6 +33,7 @@ from sqlalchemy import Column, Date, Integer, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.suite import Figure
 from bmw.contracts.envelope import CloudEvent, dlq_topic, topic_for
 from bmw.contracts.events.intake import ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
@@ -101,43 +102,6 @@ class Settings:
     org_units_per_tenant: int = 8
     relay_batch_size: int = 200  # the services' default (BMW_OUTBOX_BATCH_SIZE)
     quick: bool = False
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One measured figure next to its baseline. ``ratio`` is always subject ÷ baseline."""
-
-    key: str
-    group: str
-    name: str
-    unit: str
-    value: float
-    baseline: float
-    baseline_name: str
-    higher_is_better: bool
-    count: int
-    seconds: float | None = None
-    baseline_seconds: float | None = None
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.baseline if self.baseline else float("nan")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "group": self.group,
-            "name": self.name,
-            "unit": self.unit,
-            "value": round(self.value, 3),
-            "baseline": round(self.baseline, 3),
-            "baseline_name": self.baseline_name,
-            "ratio": round(self.ratio, 5),
-            "higher_is_better": self.higher_is_better,
-            "count": self.count,
-            "seconds": None if self.seconds is None else round(self.seconds, 4),
-            "baseline_seconds": None if self.baseline_seconds is None else round(self.baseline_seconds, 4),
-        }
 
 
 @dataclass

