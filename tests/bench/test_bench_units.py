@@ -1,0 +1,103 @@
+"""The parts of ``make bench`` that decide what a run says: whether a consumer kept up, whether a target is met,
+what a profile's hot spots are, and which suites the command line chose. The benchmarks themselves never run in
+``make test`` (speed targets belong in ``make bench``)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+
+from bench.__main__ import SUITES, parse_arguments
+from bench.pipeline import GROUP_TOPICS, Answer, Step, hot_spots
+from bench.suite import Figure, Target
+
+
+def step_with(lags: list[int], *, produced_per_second: int = 100, rate: float = 50.0) -> Step:
+    step = Step(rate=rate, seconds=len(lags))
+    for second, lag in enumerate(lags):
+        step.lag.append(
+            {
+                "t": float(second),
+                "lags": dict.fromkeys(GROUP_TOPICS, lag),
+                "produced": dict.fromkeys(GROUP_TOPICS, second * produced_per_second),
+            }
+        )
+    return step
+
+
+def test_a_group_whose_lag_stays_within_two_seconds_of_its_input_keeps_up() -> None:
+    step = step_with([0, 40, 120, 80, 150, 90, 60, 110, 130])
+
+    assert all(step.group_kept_up().values())
+
+
+def test_a_group_whose_lag_keeps_growing_falls_behind() -> None:
+    step = step_with([0, 100, 200, 300, 400, 500, 600, 700, 800])
+
+    assert not any(step.group_kept_up().values())
+
+
+def test_a_step_kept_up_only_when_the_gateway_accepted_nearly_everything_and_nothing_failed() -> None:
+    step = step_with([0, 10, 10, 10, 10, 10], rate=10)
+    accepted = Answer(due=0.0, answered=0.01, answered_wall=0.0, referral_id=uuid.uuid4(), kind="accepted")
+    step.answers = [accepted] * 60
+    assert step.kept_up()
+
+    step.answers = [accepted] * 59 + [Answer(0.0, 0.1, 0.0, None, "ServiceUnavailable")]
+    assert not step.kept_up(), "a failed request"
+
+    step.answers = [accepted] * 50
+    assert not step.kept_up(), "fewer than 97 % accepted"
+
+
+@pytest.mark.parametrize(
+    ("value", "higher_is_better", "met"),
+    [(210.0, True, True), (190.0, True, False), (90.0, False, True), (110.0, False, False), (math.nan, False, False)],
+)
+def test_a_target_is_met_on_its_own_side_of_the_limit(value: float, higher_is_better: bool, met: bool) -> None:
+    limit = 200.0 if higher_is_better else 100.0
+    target = Target(key="k", text="t", value=value, limit=limit, unit="u", higher_is_better=higher_is_better)
+
+    assert target.met is met
+    assert target.as_dict()["met"] is met
+
+
+def test_a_figures_ratio_is_subject_over_baseline_and_absent_without_a_baseline() -> None:
+    figure = Figure("k", "g", "n", "ms", value=30.0, baseline=10.0, baseline_name="b", higher_is_better=False, count=1)
+    assert figure.as_dict()["ratio"] == 3.0
+    empty = Figure("k", "g", "n", "ms", value=30.0, baseline=0.0, baseline_name="b", higher_is_better=False, count=1)
+    assert empty.as_dict()["ratio"] is None
+
+
+def test_hot_spots_count_each_of_our_functions_once_per_sample_and_self_time_by_package() -> None:
+    collapsed = "\n".join(
+        [
+            "run (asyncio/base_events.py:600);process (/src/bmw/servicekit/messaging.py:110);"
+            "_apply (/src/bmw/servicekit/messaging.py:206);execute (site-packages/sqlalchemy/engine.py:10) 6",
+            "run (asyncio/base_events.py:600);process (/src/bmw/servicekit/messaging.py:110);"
+            "decode (/src/bmw/contracts/envelope.py:50) 2",
+            "run (asyncio/base_events.py:600);select (/usr/lib/python3.11/selectors.py:1) 2",
+        ]
+    )
+
+    found = hot_spots(collapsed)
+
+    assert found["samples"] == 10
+    assert dict(found["on_stack"])["bmw.servicekit.messaging.process"] == 0.8
+    assert dict(found["on_stack"])["bmw.servicekit.messaging._apply"] == 0.6
+    assert dict(found["self_by_package"]) == {"sqlalchemy": 0.6, "bmw.contracts": 0.2, "stdlib": 0.2}
+
+
+def test_the_command_line_runs_every_suite_unless_told_and_refuses_an_unknown_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert parse_arguments([]).suites == list(SUITES)
+    assert parse_arguments(["--only", "pipeline,billing"]).suites == ["billing", "pipeline"]
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_arguments(["--only", "pipline"])
+
+    assert stopped.value.code == 2
+    assert "unknown suite pipline" in capsys.readouterr().err
