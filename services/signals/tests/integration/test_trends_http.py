@@ -96,6 +96,36 @@ async def test_cells_under_k_are_suppressed_and_duplicates_count_once(signals: S
     assert report["from"] == MONTH_START.isoformat()
 
 
+async def test_nonzero_only_leaves_out_the_zero_cells_and_keeps_the_hidden_ones(
+    signals: ServiceUnderTest, dev_keys: Any
+) -> None:
+    tenant, (logistics, finance, _hr) = await signals.register_tenant("Logistiek", "Finance", "HR")
+    events = [received(tenant, logistics, Category.DISMISSAL) for _ in range(5)]
+    events += [received(tenant, finance, Category.CONFLICT_MANAGER)]
+    await signals.publish(events)
+    token = dev_keys.mint("client_contact", tenant_id=tenant)
+    whole = await wait_for(
+        signals,
+        token,
+        tenant,
+        "five dismissals and a hidden conflict",
+        lambda c: c.get(("Logistiek", "dismissal"), {}).get("count") == 5 and ("Finance", "conflict_manager") in c,
+    )
+    answer = await signals.client.get(
+        "/trends",
+        params={"tenant_id": str(tenant), "from": str(MONTH_START), "to": str(MONTH_START), "nonzero_only": "true"},
+        headers=bearer(token),
+    )
+    assert answer.status_code == 200, answer.text
+    short = answer.json()
+    # The same months, categories and totals; of the units only those with referrals or hidden.
+    assert [m["month"] for m in short["months"]] == [m["month"] for m in whole["months"]]
+    expected = {key: cell for key, cell in cells(whole).items() if key[0] == "*" or cell["suppressed"] or cell["count"]}
+    assert cells(short) == expected
+    assert ("Finance", "conflict_manager") in expected and ("Logistiek", "dismissal") in expected
+    assert ("Finance", "dismissal") not in cells(short) and ("HR", "dismissal") not in cells(short)
+
+
 async def test_a_parent_total_minus_its_visible_children_reveals_nothing(
     signals: ServiceUnderTest, dev_keys: Any
 ) -> None:

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from bmw.contracts.taxonomy import Category, Role
 from bmw.servicekit.auth import Principal
@@ -108,6 +109,17 @@ def add_months(first: date, months: int) -> date:
 
 _HIDDEN = Cell(count=None, suppressed=True)
 
+#: Published trees kept per process: a month's tree of one category is the same whoever asks again, until a count, the
+#: org tree or k changes, which changes the key. Bounded: at most this many (month, category) trees.
+PUBLISHED_TREES_CACHED = 8192
+
+
+@lru_cache(maxsize=PUBLISHED_TREES_CACHED)
+def _published_tree(nodes: tuple[UnitNode, ...], counts: frozenset[tuple[str, int]], k: int) -> TreeDisclosure:
+    """:func:`protect_tree`, remembered: it is a pure function of the tree, the own counts and k, and by far the
+    dearest part of a trend report (profiled: a search per protected cell, for every month and category)."""
+    return protect_tree(nodes, dict(counts), k)
+
 
 class MonthGrid:
     """The published monthly cells of one client organisation: what the trends show, computed once per month and
@@ -130,6 +142,7 @@ class MonthGrid:
             if unit_id in known:
                 own[(month_of_week(week), category)][str(unit_id)] += count
         self._own = own
+        self._tree = tuple(self.nodes)
         self._ids = frozenset(str(unit.id) for unit in units)
         self._published: dict[tuple[date, str], TreeDisclosure | None] = {}
 
@@ -138,7 +151,7 @@ class MonthGrid:
         key = (month, category)
         if key not in self._published:
             counts = self._own.get(key)
-            self._published[key] = protect_tree(self.nodes, counts, self.k) if counts else None
+            self._published[key] = _published_tree(self._tree, frozenset(counts.items()), self.k) if counts else None
         return self._published[key]
 
     def cell(self, month: date, category: str, unit: uuid.UUID | None) -> Cell:
