@@ -117,7 +117,13 @@ async def test_a_report_maps_to_graphql_with_suppressed_cells_as_null(
         }
     }
     [call] = services.calls(SIGNALS, "/trends")
-    assert dict(call.url.params) == {"tenant_id": str(TENANT), "from": "2026-01-05", "to": "2026-03-29"}
+    # Zero cells are never shown, so signals is asked to leave them out.
+    assert dict(call.url.params) == {
+        "tenant_id": str(TENANT),
+        "from": "2026-01-05",
+        "to": "2026-03-29",
+        "nonzero_only": "true",
+    }
     assert call.headers["authorization"] == f"Bearer {token}"
     assert call.headers["x-correlation-id"]  # the gateway's own when the caller sent none
 

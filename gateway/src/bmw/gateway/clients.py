@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -357,6 +357,15 @@ class TrendReportBody(BaseModel):
     k: int
     months: list[TrendMonthBody]
 
+    def shown(self) -> Iterator[tuple[str, Category, TrendUnitBody]]:
+        """Every unit cell with referrals (or hidden), month by month, with its month and category; zero cells are
+        left out."""
+        for month in self.months:
+            for category in month.categories:
+                for unit in category.units:
+                    if unit.suppressed or unit.count:
+                        yield month.month, category.category, unit
+
     @property
     def cells(self) -> list[TrendCellBody]:
         """Every unit cell with referrals (or hidden), month by month; zero cells are left out."""
@@ -389,6 +398,8 @@ class SignalsClient(ServiceClient):
                 "tenant_id": str(tenant_id),
                 "from": period_from.isoformat(),
                 "to": period_to.isoformat(),
+                # The gateway shows no zero cells: signals leaves them out (most of a large tree's answer).
+                "nonzero_only": "true",
             },
         )
         return self.parse(TrendReportBody, response)

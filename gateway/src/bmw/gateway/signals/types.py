@@ -7,7 +7,7 @@ from datetime import date
 
 import strawberry
 
-from bmw.gateway.clients import TrendCellBody, TrendReportBody
+from bmw.gateway.clients import TrendCellBody, TrendReportBody, TrendUnitBody
 from bmw.gateway.taxonomy import Category
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,25 @@ class TrendCell:
     category: Category = strawberry.field(description="Help request category.")
     count: int | None = strawberry.field(description="Number of referrals; null when suppressed (fewer than k people).")
     suppressed: bool = strawberry.field(description="True when the count describes fewer than k people and is hidden.")
+
+    @classmethod
+    def of_unit(cls, month: str, category: Category, unit: TrendUnitBody, k: int) -> TrendCell:
+        """A cell straight from signals' answer (no intermediate model per cell: a report has hundreds), suppressed
+        again here if it describes fewer than k people (see :meth:`of`)."""
+        count = unit.count
+        small = count is not None and 0 < count < k
+        if small and not unit.suppressed:
+            logger.warning("signals sent an unsuppressed cell below k=%d; suppressed it", k)
+        suppressed = unit.suppressed or small
+        return cls(
+            month=month,
+            org_unit_id=strawberry.ID(str(unit.org_unit_id)),
+            parent_id=strawberry.ID(str(unit.parent_id)) if unit.parent_id else None,
+            org_unit_name=unit.org_unit_name,
+            category=category,
+            count=None if suppressed else count,
+            suppressed=suppressed,
+        )
 
     @classmethod
     def of(cls, body: TrendCellBody, k: int) -> TrendCell:
@@ -71,5 +90,8 @@ class TrendReport:
             from_=body.period_from,
             to=body.period_to,
             k=body.k,
-            cells=[TrendCell.of(cell, body.k) for cell in body.cells],
+            cells=[
+                TrendCell.of_unit(month, category, unit, body.k)
+                for month, category, unit in body.shown()
+            ],
         )
