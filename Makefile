@@ -54,7 +54,7 @@ schemas: install ## Regenerate the committed contracts: event JSON Schemas, Open
 	$(RUN) bmw contracts export
 	$(RUN) python -m bmw.gateway.export_schema
 
-bench: install ## Run the benchmarks under bench/ (messaging backbone, signal detection quality)
+bench: install ## Run the benchmarks (bench/README.md): billing, signals, messaging, gateway, pipeline + footprint; detection quality
 	$(RUN) python -m bench
 	$(RUN) python bench/signals_quality.py --seeds 200
 

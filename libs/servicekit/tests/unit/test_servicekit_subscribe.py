@@ -284,3 +284,19 @@ async def test_a_fetch_is_committed_once_after_every_record_of_it(commits: list[
 
     assert [value for _, _, value, _ in consumer.records] == [event.kafka_value() for event in events]
     assert commits == ["commit"], "one commit for the fetch, after its records"
+
+
+async def test_a_record_that_says_json_but_is_not_still_reaches_the_kits_own_decoding(
+    commits: list[str],
+) -> None:
+    broker = KafkaBroker("localhost:9092", logger=None)
+    consumer = RecordingConsumer(group())
+    subscribe(broker, consumer)
+    event = case_opened()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(b'{"case_id": ', event.topic, key=event.kafka_key(), headers=event.kafka_headers())
+
+    assert event.kafka_headers()["content-type"] == "application/json"
+    assert [value for _, _, value, _ in consumer.records] == [b'{"case_id": '], "the kit got the bytes as they are"
+    assert commits == ["commit"]
