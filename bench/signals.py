@@ -142,7 +142,7 @@ OPTIMISATIONS: list[dict[str, Any]] = [
         "change": "OrgBaseline.rate_per_employee memoised per (category group, period): every scope of an organisation "
         "asked for the same ~200 rates some 4,000 times per evaluation, each an O(units) loop",
         "where": "bmw.signals.domain.detection.OrgBaseline",
-        "measured": "detection replay alone (6 simulated organisations of 20 units in a tree, 5 kinds × 24 scopes, the "
+        "measured": "detection replay alone (6 simulated organisations of 20 units in a tree, 5 kinds × 20 scopes, the "
         "40-week replay plus a full 104-week one), CPU per organisation",
         "before": "689.7 ms",
         "after": "468.3 ms",
@@ -622,7 +622,8 @@ class SignalsBenchmark:
         self.result.details["recompute"] = {
             "path": "bmw.signals.application.detection.run_due (the periodic detection job) with every organisation "
             "due: per organisation one transaction reading its units, k, the whole series (weekly_cells), actions, "
-            "observations, review record and signals, replaying 5 detectors × (20 units + 4 subtrees) over 40 weeks",
+            "observations, review record and signals, replaying 5 detectors × 20 scopes (16 teams on their own "
+            "referrals, 4 departments on their subtree's) over the last 40 weeks",
             "seconds": round(seconds, 2),
             "ms_per_organisation": round(self.recompute_ms_per_org, 1),
             "python_cpu_seconds": round(cpu, 2),

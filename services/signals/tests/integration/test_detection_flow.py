@@ -22,7 +22,8 @@ from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.intake import CaseOpened, ClientErased, ConsentChanged, ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 from bmw.devstack.testing import ServiceUnderTest, bearer, eventually, read_topic
-from bmw.signals.adapters.tables import WEEKLY_COUNTS
+from bmw.servicekit.tables import INBOX
+from bmw.signals.adapters.tables import DETECTION_RUNS, REFERRAL_CONTRIBUTIONS, WEEKLY_COUNTS
 from bmw.signals.domain.weeks import AMSTERDAM
 
 pytestmark = pytest.mark.integration
@@ -201,6 +202,30 @@ async def test_a_withdrawn_statistics_consent_and_an_erasure_take_referrals_out_
 
     await signals.publish([CloudEvent.create(ClientErased(client_ref="c-bram"), tenant_id=tenant)])
     await wait_for_count(signals, tenant, 1)
+
+
+async def test_a_referral_delivered_again_under_a_new_event_id_is_counted_once(signals: ServiceUnderTest) -> None:
+    # The inbox skips a redelivered event; a referral intake published twice (a new event id) is caught by its
+    # contribution row, in the same statement that counts it and marks the tenant for detection.
+    tenant, (unit,) = await signals.register_tenant("Magazijn")
+    first = referral(tenant, unit, Category.WORKLOAD_STRESS)
+    again = CloudEvent.create(ReferralReceived.model_validate(first.data), tenant_id=tenant)
+    await signals.publish([first, again, referral(tenant, unit, Category.WORKLOAD_STRESS)])
+
+    async def all_applied() -> bool:
+        async with signals.sessions() as session:
+            rows = await session.scalar(
+                select(func.count()).where(INBOX.c.tenant_id == tenant, INBOX.c.consumer_group == "signals")
+            )
+        return rows == 4  # the client organisation's registration and the three referral events
+
+    await eventually(all_applied, what="the three referral events applied")
+    async with signals.sessions() as session:
+        contributions = await session.scalar(select(func.count()).where(REFERRAL_CONTRIBUTIONS.c.tenant_id == tenant))
+        dirty = await session.scalar(select(DETECTION_RUNS.c.dirty).where(DETECTION_RUNS.c.tenant_id == tenant))
+    assert await live_count(signals, tenant) == 2
+    assert contributions == 2
+    assert dirty is True
 
 
 async def test_a_history_file_with_errors_is_refused_whole_with_every_error_named(

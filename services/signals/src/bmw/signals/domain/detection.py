@@ -129,7 +129,7 @@ class OrgBaseline:
         self._units = list(units)
         self._prefix: dict[frozenset[Category], list[list[int]]] = {}
         # Every scope of an organisation asks for the same few (group, period) rates, week after week: a replay
-        # of 5 detectors × 24 scopes × 40 weeks asks some 4,000 times for about 200 distinct rates.
+        # of 5 detectors × 20 units × 40 weeks asks some 4,000 times for about 200 distinct rates.
         self._rates: dict[tuple[frozenset[Category], int, int], float | None] = {}
 
     def _prefixes(self, categories: frozenset[Category]) -> list[list[int]]:
