@@ -6,6 +6,7 @@ timeouts) and the subscriptions' event feed (one Kafka consumer) live exactly as
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import sys
@@ -63,6 +64,19 @@ def _skip_sniffio_lookup() -> None:
     """
     if importlib.util.find_spec("sniffio") is None:
         sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what start-up built (modules, the schema and its validation rules, clients) out of every later garbage
+    collection.
+
+    The gateway holds ~185,000 objects once started, and a full collection walks them all: ~200 ms on this machine,
+    during which the event loop answers nothing. Under a dashboard load py-spy found half of the gateway's samples
+    in a function that costs under a millisecond (the collector runs inside whatever allocates when a threshold is
+    reached). Frozen objects are never examined again; they live as long as the process anyway. (No collection
+    first: it would cost those 200 ms at every start, in every test, to free the little garbage start-up leaves.)
+    """
+    gc.freeze()
 
 
 def create_app(
@@ -123,6 +137,7 @@ def create_app(
                 settings=settings, verifier=verifier, http=http, service_urls=service_urls, upstream=upstream
             )
             setattr(app.state, FEED_STATE, feed)
+            _freeze_startup_objects()
             logger.info("gateway started")
             yield
             logger.info("gateway stopping")
