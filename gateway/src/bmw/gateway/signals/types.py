@@ -90,8 +90,5 @@ class TrendReport:
             from_=body.period_from,
             to=body.period_to,
             k=body.k,
-            cells=[
-                TrendCell.of_unit(month, category, unit, body.k)
-                for month, category, unit in body.shown()
-            ],
+            cells=[TrendCell.of_unit(month, category, unit, body.k) for month, category, unit in body.shown()],
         )
