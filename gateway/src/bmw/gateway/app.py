@@ -7,9 +7,7 @@ timeouts) and the subscriptions' event feed (one Kafka consumer) live exactly as
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -53,19 +51,6 @@ def _readiness_check(app: FastAPI, service: str, base_url: str) -> Check:
     return check
 
 
-def _skip_sniffio_lookup() -> None:
-    """Make ``import sniffio`` fail at once when it is not installed.
-
-    httpcore asks ``sniffio`` which event loop runs several times per service call (its pool's locks, events and
-    cancellation shields), inside ``try: import sniffio``. Without the package every attempt searches the whole
-    ``sys.path`` again, since a failed import is not remembered: py-spy put 15 % of the gateway's CPU time under a
-    dashboard load in those searches. A ``None`` in ``sys.modules`` is Python's way of saying "not there, do not
-    look" (httpcore then assumes asyncio, which is what runs). Installed, sniffio is used as before.
-    """
-    if importlib.util.find_spec("sniffio") is None:
-        sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
-
 def _freeze_startup_objects() -> None:
     """Keep what start-up built (modules, the schema and its validation rules, clients) out of every later garbage
     collection.
@@ -86,7 +71,6 @@ def create_app(
 ) -> FastAPI:
     """The gateway app. ``transport`` replaces the network for the service calls (tests)."""
     settings = settings or get_settings()
-    _skip_sniffio_lookup()
     # One line per service call would drown the log; failures are logged by the clients.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     trusted_documents = TrustedDocuments.load(settings.trusted_documents_path or default_registry_path())
