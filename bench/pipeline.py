@@ -231,6 +231,38 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (all its threads) so far, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
+
+
+def infrastructure_pids(stack: Stack) -> dict[str, list[int]]:
+    """The embedded PostgreSQL (postmaster and every backend) and the broker, found by their command lines."""
+    found: dict[str, list[int]] = {"postgres": [], "broker": []}
+    data_dir = str(stack.data_dir / "postgres")
+    port = stack.kafka_bootstrap_servers.rsplit(":", 1)[-1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "postgres" in command and data_dir in command:
+            postmaster = int(entry.name)
+            found["postgres"] = [postmaster, *_children(postmaster)]
+        elif "tansu" in command and f":{port}" in command:
+            found["broker"].append(int(entry.name))
+    return found
+
+
 class Lag:
     """Every group's lag, from the broker: end offsets of its topics minus its committed offsets. The committed
     offsets are asked as the group's own consumers ask (``committed()`` through its coordinator, without joining
@@ -291,6 +323,8 @@ class Step:
     lag: list[dict[str, Any]] = field(default_factory=list)  # {"t", "lags", "produced"}
     rss: list[dict[str, float]] = field(default_factory=list)
     drain_seconds: float | None = None
+    #: CPU seconds each part of the system spent from the step's start to the end of its drain.
+    cpu: dict[str, float] = field(default_factory=dict)
     end_to_end_ms: list[float] = field(default_factory=list)
     missing_downstream: int = 0
     started_wall: float = 0.0
@@ -349,6 +383,12 @@ class Step:
             "rss_max_mb": {
                 name: round(max((sample[name] for sample in self.rss), default=0.0), 1) for name in PROCESSES
             },
+            "cpu_seconds": {name: round(value, 2) for name, value in self.cpu.items()},
+            "cpu_ms_per_referral": {
+                name: round(value * 1000 / len(self.accepted), 2) for name, value in self.cpu.items()
+            }
+            if self.accepted
+            else None,
         }
 
 
@@ -385,6 +425,14 @@ class PipelineBenchmark:
         self.organisations = organisations
         self.load = OpenLoad(stack.graphql_url, organisations, prefix=uuid.uuid4().hex[:8])
         self.t0 = time.monotonic()
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each service, the gateway, PostgreSQL, the broker and this load generator."""
+        found = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        for name, pids in infrastructure_pids(self.stack).items():
+            found[name] = sum(cpu_seconds(pid) for pid in pids)
+        found["load generator"] = cpu_seconds(os.getpid())
+        return found
 
     def sample_rss(self) -> dict[str, float]:
         return {name: rss_mb(pid) for name, pid in self.pids.items()}
@@ -440,12 +488,15 @@ class PipelineBenchmark:
                     await asyncio.wait_for(stop.wait(), 1.0)
 
         sampling = asyncio.create_task(sampler())
+        cpu_before = self.cpu()
         try:
             step.answers = await self.load.run(rate, seconds, lambda sent: self.progress.update(task, completed=sent))
         finally:
             stop.set()
             await sampling
         step.drain_seconds = await self.drain(lag, f"pipeline: draining after {rate:g}/s")
+        cpu_after = self.cpu()
+        step.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
         await self.through_the_pipeline(step)
         return step
 
@@ -671,26 +722,39 @@ def hot_spots(collapsed: str, top: int = 12) -> dict[str, Any]:
     }
 
 
+#: Our packages as py-spy names their files (it shortens a path to the part below its sys.path entry: bmw/ is a
+#: namespace, so ``intake/application/referrals.py``).
+OUR_PACKAGES = ("intake", "scheduling", "billing", "signals", "gateway", "servicekit", "contracts", "devstack")
+
+
+def _path_of(frame: str) -> str:
+    _, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0]
+    for marker in ("/bmw/", "site-packages/"):  # full paths, as other py-spy versions write them
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return path
+
+
 def _frame_label(frame: str) -> str | None:
-    """``function (path:line)`` → ``module.function`` for our code, else None."""
-    function, _, where = frame.partition(" (")
-    path = where.split(":", 1)[0]
-    if "/bmw/" not in path:
-        return None
-    module = path.split("/bmw/", 1)[1].removesuffix(".py").replace("/", ".")
-    return f"bmw.{module}.{function}"
+    """``function (package/module.py:line)`` → ``bmw.package.module.function`` for our code, else None."""
+    function = frame.partition(" (")[0]
+    path = _path_of(frame)
+    if path.split("/", 1)[0] not in OUR_PACKAGES or path.endswith(("__main__.py", "servicekit/cli.py")):
+        return None  # the process's entry point is under every sample
+    return f"bmw.{path.removesuffix('.py').replace('/', '.')}.{function}"
 
 
 def _package(frame: str) -> str:
-    _, _, where = frame.partition(" (")
-    path = where.split(":", 1)[0]
-    if "/bmw/" in path:
-        return "bmw." + path.split("/bmw/", 1)[1].split("/", 1)[0]
-    if "site-packages/" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0]
-    if "/lib/python" in path:
+    path = _path_of(frame)
+    first = path.split("/", 1)[0]
+    if first in OUR_PACKAGES:
+        return f"bmw.{first}"
+    if "/" not in path:
+        return "stdlib" if path.endswith(".py") or path.startswith("<") else (path or "native")
+    if first in ("asyncio", "json", "concurrent", "email", "http", "logging", "importlib", "multiprocessing"):
         return "stdlib"
-    return path or "native"
+    return first
 
 
 # -- figures ------------------------------------------------------------------------------------------------

@@ -74,11 +74,11 @@ def test_a_figures_ratio_is_subject_over_baseline_and_absent_without_a_baseline(
 def test_hot_spots_count_each_of_our_functions_once_per_sample_and_self_time_by_package() -> None:
     collapsed = "\n".join(
         [
-            "run (asyncio/base_events.py:600);process (/src/bmw/servicekit/messaging.py:110);"
-            "_apply (/src/bmw/servicekit/messaging.py:206);execute (site-packages/sqlalchemy/engine.py:10) 6",
-            "run (asyncio/base_events.py:600);process (/src/bmw/servicekit/messaging.py:110);"
-            "decode (/src/bmw/contracts/envelope.py:50) 2",
-            "run (asyncio/base_events.py:600);select (/usr/lib/python3.11/selectors.py:1) 2",
+            "run (asyncio/base_events.py:600);process (servicekit/messaging.py:110);"
+            "_apply (servicekit/messaging.py:206);execute (sqlalchemy/engine.py:10) 6",
+            "run (asyncio/base_events.py:600);process (servicekit/messaging.py:110);"
+            "decode (contracts/envelope.py:50) 2",
+            "run (asyncio/base_events.py:600);select (selectors.py:1) 2",
         ]
     )
 
