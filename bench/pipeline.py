@@ -325,6 +325,8 @@ class Step:
     drain_seconds: float | None = None
     #: CPU seconds each part of the system spent from the step's start to the end of its drain.
     cpu: dict[str, float] = field(default_factory=dict)
+    #: What the same processes would have spent at rest over the same time (the idle rate × the step's time).
+    cpu_at_rest: dict[str, float] = field(default_factory=dict)
     end_to_end_ms: list[float] = field(default_factory=list)
     missing_downstream: int = 0
     started_wall: float = 0.0
@@ -384,8 +386,10 @@ class Step:
                 name: round(max((sample[name] for sample in self.rss), default=0.0), 1) for name in PROCESSES
             },
             "cpu_seconds": {name: round(value, 2) for name, value in self.cpu.items()},
-            "cpu_ms_per_referral": {
-                name: round(value * 1000 / len(self.accepted), 2) for name, value in self.cpu.items()
+            "cpu_seconds_at_rest": {name: round(value, 2) for name, value in self.cpu_at_rest.items()},
+            "cpu_ms_per_referral_above_rest": {
+                name: round((value - self.cpu_at_rest.get(name, 0.0)) * 1000 / len(self.accepted), 2)
+                for name, value in self.cpu.items()
             }
             if self.accepted
             else None,
@@ -425,6 +429,7 @@ class PipelineBenchmark:
         self.organisations = organisations
         self.load = OpenLoad(stack.graphql_url, organisations, prefix=uuid.uuid4().hex[:8])
         self.t0 = time.monotonic()
+        self.idle_cpu_per_second: dict[str, float] = {}
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of each service, the gateway, PostgreSQL, the broker and this load generator."""
@@ -460,11 +465,16 @@ class PipelineBenchmark:
         }
 
     async def idle_footprint(self) -> dict[str, float]:
+        """Each process's RSS at rest, and the CPU the whole system spends at rest (polling consumers, relays,
+        periodic jobs, the broker): what a step's CPU per referral is measured above."""
         await asyncio.sleep(3)
         samples = []
-        for _ in range(3):
+        cpu_before, started = self.cpu(), time.monotonic()
+        for _ in range(5):
             samples.append(self.sample_rss())
             await asyncio.sleep(1)
+        cpu_after, seconds = self.cpu(), time.monotonic() - started
+        self.idle_cpu_per_second = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) / seconds for name in cpu_after}
         return {name: max(sample[name] for sample in samples) for name in PROCESSES}
 
     async def warm_up(self) -> None:
@@ -488,15 +498,16 @@ class PipelineBenchmark:
                     await asyncio.wait_for(stop.wait(), 1.0)
 
         sampling = asyncio.create_task(sampler())
-        cpu_before = self.cpu()
+        cpu_before, cpu_started = self.cpu(), time.monotonic()
         try:
             step.answers = await self.load.run(rate, seconds, lambda sent: self.progress.update(task, completed=sent))
         finally:
             stop.set()
             await sampling
         step.drain_seconds = await self.drain(lag, f"pipeline: draining after {rate:g}/s")
-        cpu_after = self.cpu()
+        cpu_after, cpu_seconds_elapsed = self.cpu(), time.monotonic() - cpu_started
         step.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+        step.cpu_at_rest = {name: rate * cpu_seconds_elapsed for name, rate in self.idle_cpu_per_second.items()}
         await self.through_the_pipeline(step)
         return step
 
@@ -550,17 +561,18 @@ class PipelineBenchmark:
         return seen
 
     async def profile(self, lag: Lag) -> dict[str, Any]:
-        """py-spy on the gateway, intake and signals during one more step at the target rate: where time goes."""
+        """py-spy on the gateway and every service during one more step at the lowest rate: where time goes."""
         seconds = self.settings.profile_seconds
         recorders = start_profilers(
-            {name: self.pids[name] for name in ("gateway", "intake", "signals")},
+            dict(self.pids),
             self.options.output / "profiles",
             seconds,
         )
         if recorders is None:
             return {"skipped": "py-spy is not installed"}
-        task = self.progress.add_task(f"pipeline: profiling at {TARGET_RATE:g}/s", total=round(TARGET_RATE * seconds))
-        await self.load.run(TARGET_RATE, seconds, lambda sent: self.progress.update(task, completed=sent))
+        rate = self.settings.rates[0]  # a rate the system copes with best: where its time goes per referral
+        task = self.progress.add_task(f"pipeline: profiling at {rate:g}/s", total=round(rate * seconds))
+        await self.load.run(rate, seconds, lambda sent: self.progress.update(task, completed=sent))
         summary: dict[str, Any] = {}
         for name, (path, process) in recorders.items():
             _, error = await asyncio.to_thread(process.communicate, timeout=seconds + 30)
@@ -836,6 +848,17 @@ def figures_of(measured: dict[str, Any]) -> tuple[list[Figure], list[Target], di
 
     at_target = next((step for step in steps if step.rate == TARGET_RATE), None)
     p99_at_target = percentiles_or_none(at_target.end_to_end_ms) if at_target else None
+    first = steps[0] if steps else None
+    cost = first.as_dict()["cpu_ms_per_referral_above_rest"] if first else None
+    budget = ""
+    if cost:
+        total = sum(cost.values())
+        busiest = sorted(cost.items(), key=lambda item: -item[1])[:4]
+        budget = (
+            f"each referral cost {total:,.0f} ms of CPU above rest at {first.rate:g}/s ("
+            + ", ".join(f"{name} {value:,.0f}" for name, value in busiest)
+            + f"): {os.cpu_count()} cores allow about {os.cpu_count() * 1000 / total:,.0f} referrals/s"
+        )
     targets = [
         Target(
             key="pipeline.sustained_rate",
@@ -844,6 +867,7 @@ def figures_of(measured: dict[str, Any]) -> tuple[list[Figure], list[Target], di
             limit=TARGET_RATE,
             unit="referrals/s",
             higher_is_better=True,
+            note=budget,
         ),
         Target(
             key="pipeline.end_to_end_p99_ms",
