@@ -110,6 +110,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-chart", action="store_true", help="skip the charts")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other suites of the output directory's latest.json (each suite records when it ran) and "
+        "replace only those run now",
+    )
     arguments = parser.parse_args(argv)
     if arguments.rate <= 0:
         parser.error("--rate must be positive")
@@ -203,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in failed.items():
         console.print(f"[red]suite {name} failed: {reason}[/]")
     path = output / "latest.json"
-    write_results(path, results, failed, machine, started_at, seconds, quick=arguments.quick)
+    write_results(path, results, failed, machine, started_at, seconds, quick=arguments.quick, merge=arguments.merge)
     charts = [str(output / chart) for result in results for chart in result.charts]
     console.print(f"[dim]{seconds:.0f} s; wrote {', '.join([str(path), *charts])}[/]")
     if failed:

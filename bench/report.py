@@ -178,15 +178,25 @@ def write_results(
     seconds: float,
     *,
     quick: bool,
+    merge: bool = False,
 ) -> None:
-    """``latest.json``: the machine, every suite's figures, targets, checks and details, and what failed."""
+    """``latest.json``: the machine, every suite's figures, targets, checks and details, and what failed. With
+    ``merge`` the suites of an existing file that were not run now are kept as they were (each with its own
+    timestamp, machine and load)."""
+    stamp = started.astimezone(UTC).isoformat(timespec="seconds")
+    suites = {
+        result.name: result.as_dict() | {"timestamp": stamp, "quick": quick, "machine": machine} for result in results
+    }
+    if merge and path.exists():
+        earlier = json.loads(path.read_text()).get("suites", {})
+        suites = {**{name: suite for name, suite in earlier.items() if name not in suites}, **suites}
     document = {
-        "timestamp": started.astimezone(UTC).isoformat(timespec="seconds"),
+        "timestamp": stamp,
         "duration_seconds": round(seconds, 1),
         "quick": quick,
         "machine": machine,
-        "targets": [target.as_dict() | {"suite": result.name} for result in results for target in result.targets],
-        "suites": {result.name: result.as_dict() for result in results},
+        "targets": [target | {"suite": name} for name, suite in suites.items() for target in suite.get("targets", [])],
+        "suites": suites,
         "failed_suites": failed,
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")

@@ -4,14 +4,18 @@ what a profile's hot spots are, and which suites the command line chose. The ben
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bench.__main__ import SUITES, parse_arguments
 from bench.pipeline import GROUP_TOPICS, Answer, Step, hot_spots
-from bench.suite import Figure, Target
+from bench.report import write_results
+from bench.suite import Figure, SuiteResult, Target
 
 
 def step_with(lags: list[int], *, produced_per_second: int = 100, rate: float = 50.0) -> Step:
@@ -101,3 +105,26 @@ def test_the_command_line_runs_every_suite_unless_told_and_refuses_an_unknown_on
 
     assert stopped.value.code == 2
     assert "unknown suite pipline" in capsys.readouterr().err
+
+
+def test_merge_keeps_the_suites_not_run_now_and_replaces_the_ones_that_were(tmp_path: Path) -> None:
+    path = tmp_path / "latest.json"
+    target = Target(key="t", text="t", value=1.0, limit=2.0, unit="u", higher_is_better=False)
+    first = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
+    write_results(path, [SuiteResult("billing", "B", targets=[target])], {}, {}, first, 1.0, quick=False)
+    write_results(
+        path, [SuiteResult("pipeline", "P")], {}, {}, first + timedelta(hours=1), 1.0, quick=False, merge=True
+    )
+    write_results(
+        path, [SuiteResult("pipeline", "P2")], {}, {}, first + timedelta(hours=2), 1.0, quick=True, merge=True
+    )
+
+    document = json.loads(path.read_text())
+
+    assert sorted(document["suites"]) == ["billing", "pipeline"]
+    assert document["suites"]["billing"]["timestamp"] == "2026-11-28T17:00:00+00:00"
+    assert document["suites"]["pipeline"]["title"] == "P2"
+    assert document["targets"] == [target.as_dict() | {"suite": "billing"}]
+
+    write_results(path, [SuiteResult("pipeline", "P3")], {}, {}, first, 1.0, quick=False)
+    assert sorted(json.loads(path.read_text())["suites"]) == ["pipeline"], "without merge the file is the run's alone"
