@@ -603,7 +603,8 @@ class MessagingBenchmark:
         return broker, consumer
 
     async def consume(self, baseline: tuple[float, float], floor: tuple[float, float]) -> None:
-        """EventConsumer (inbox claim + one upsert per event, offset committed per event) until N are applied."""
+        """EventConsumer (inbox claim + one upsert per event; a fetch at a time, offsets committed per fetch) until
+        N are applied."""
         n = self.settings.events
         await self._warm_pool(UnitOfWorkFactory(self.sessions))
         broker, consumer = await self._start_subject()
