@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -77,9 +78,14 @@ async def test_one_identity_is_throttled_with_a_retry_hint_and_another_is_not(st
         async def ask(token: str) -> httpx.Response:
             return await http.post(stack.graphql_url, json=document, headers={"Authorization": f"Bearer {token}"})
 
-        answers = await asyncio.gather(*(ask(greedy) for _ in range(180)))
-        throttled = [answer for answer in answers if answer.status_code == 429]
-        assert throttled, "a burst far above the limit is throttled"
+        # Bursts of 180 (the burst allowance is 100, then 10 a second) until one is throttled: on a loaded machine one
+        # burst may take long enough to arrive that the refill covers it, so the limit is shown by keeping at it.
+        throttled: list[httpx.Response] = []
+        deadline = time.monotonic() + 90
+        while not throttled and time.monotonic() < deadline:
+            answers = await asyncio.gather(*(ask(greedy) for _ in range(180)))
+            throttled = [answer for answer in answers if answer.status_code == 429]
+        assert throttled, "requests far above the limit are throttled"
         assert int(throttled[0].headers["Retry-After"]) >= 1
         assert codes(throttled[0]) == ["RATE_LIMITED"]
         assert (await ask(patient)).status_code == 200, "another caller is not affected"
