@@ -37,7 +37,6 @@ import math
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ import httpx
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.messaging import MessagingBenchmark, Settings
+from bench.messaging import MessagingBenchmark, Settings, percentiles
 from bench.suite import Figure, SuiteOptions, SuiteResult, Target
 from bmw.devstack.faults import service_dsn
 from bmw.devstack.infra import create_topics
@@ -397,16 +396,11 @@ class Step:
 
 
 def percentiles_or_none(samples: Sequence[float]) -> dict[str, float] | None:
+    """``percentiles`` rounded for the report, with the count; None below two samples."""
     if len(samples) < 2:
         return None
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {
-        "p50": round(cuts[49], 1),
-        "p95": round(cuts[94], 1),
-        "p99": round(cuts[98], 1),
-        "max": round(max(samples), 1),
-        "count": len(samples),
-    }
+    cuts = percentiles(samples)
+    return {**{cut: round(cuts[cut], 1) for cut in ("p50", "p95", "p99", "max")}, "count": len(samples)}
 
 
 # -- the benchmark -------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from pyinstrument import Profiler
 from rich.progress import Progress, TaskID
 
 from bench.infra import embedded_infrastructure
-from bench.messaging import request_flow, subscriber_consumer, wait_for_assignment, wait_for_count
+from bench.messaging import percentiles, request_flow, subscriber_consumer, wait_for_assignment, wait_for_count
 from bench.suite import Figure, SuiteOptions, SuiteResult, Target
 from bmw.contracts.envelope import CloudEvent, dlq_topic
 from bmw.contracts.events.intake import ReferralReceived
@@ -228,17 +228,6 @@ def _with_user(url: str, user: str, database: str | None = None, *, driver: str 
     host = parts.netloc.rpartition("@")[2]
     path = f"/{database}" if database else parts.path
     return urlunsplit((driver, f"{user}@{host}", path, parts.query, ""))
-
-
-def _percentiles(samples: Sequence[float]) -> dict[str, float]:
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {
-        "mean": statistics.fmean(samples),
-        "p50": cuts[49],
-        "p95": cuts[94],
-        "p99": cuts[98],
-        "max": max(samples),
-    }
 
 
 def _rss_bytes() -> int:
@@ -878,8 +867,8 @@ class SignalsBenchmark:
 
     def incremental_figures(self, subject: dict[str, Any], floor: dict[str, Any]) -> None:
         n = self.settings.events
-        ours = _percentiles([s * 1000 for s in subject["samples"]])
-        raw = _percentiles([s * 1000 for s in floor["samples"]])
+        ours = percentiles([s * 1000 for s in subject["samples"]])
+        raw = percentiles([s * 1000 for s in floor["samples"]])
         self.chart_data["incremental"] = (ours, raw)
         self.result.details["incremental"] = {
             "path": "EventConsumer.process of the signals group (bmw.signals.entrypoints.consumers) for "
