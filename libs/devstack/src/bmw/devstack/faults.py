@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -449,3 +450,24 @@ def execute(stack: Stack, service: str, statement: str, *params: Any) -> None:
 def rows(stack: Stack, service: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     """The rows of a query in ``service``'s database, as the server's superuser."""
     return _rows(stack, service, query, *params)
+
+
+def logged_errors(stack: Stack, *, limit: int = 12) -> str:
+    """The last ``limit`` error-level entries of the stack's logs (every run of every process), each with the last
+    line of its exception: what a failed scenario attaches to its message, so that a failure on a busy CI machine
+    says what went wrong without a re-run."""
+    entries: list[tuple[str, str]] = []
+    for log in sorted(stack.log_dir.glob("*.log")):
+        with contextlib.suppress(OSError), log.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if '"level": "error"' not in line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                exception = str(entry.get("exception", "")).strip().splitlines()
+                cause = f" [{exception[-1]}]" if exception else ""
+                entries.append((str(entry.get("time", "")), f"{log.stem}: {entry.get('message', '')}{cause}"))
+    entries.sort()
+    return "\n".join(f"{moment} {text}" for moment, text in entries[-limit:]) or "(no error in the logs)"
