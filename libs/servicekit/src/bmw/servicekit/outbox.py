@@ -18,8 +18,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bmw.contracts.envelope import CloudEvent
+from bmw.servicekit.db import scoped_transaction
 from bmw.servicekit.tables import OUTBOX
-from bmw.servicekit.walls import WHOLE_SERVICE, apply_scope
+from bmw.servicekit.walls import WHOLE_SERVICE
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,8 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
-        async with self._sessions() as session, session.begin():
-            # Behind the outbox's tenant wall, the relay's work is the whole service's: every organisation's events.
-            await apply_scope(session, WHOLE_SERVICE)
+        # Behind the outbox's tenant wall, the relay's work is the whole service's: every organisation's events.
+        async with scoped_transaction(self._sessions, WHOLE_SERVICE) as session:
             rows = (
                 await session.execute(
                     select(OUTBOX.c.id, OUTBOX.c.envelope)
@@ -93,8 +93,7 @@ class OutboxRelay:
                 await self._publish(events)
             except Exception:
                 await session.rollback()
-                async with self._sessions() as counting, counting.begin():
-                    await apply_scope(counting, WHOLE_SERVICE)
+                async with scoped_transaction(self._sessions, WHOLE_SERVICE) as counting:
                     await counting.execute(
                         update(OUTBOX)
                         .where(OUTBOX.c.id.in_(ids))

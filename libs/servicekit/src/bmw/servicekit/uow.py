@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bmw.contracts.envelope import CloudEvent
 from bmw.contracts.events.base import EventData
 from bmw.servicekit.context import current_flow
-from bmw.servicekit.db import set_tenant
+from bmw.servicekit.db import begin_scoped, scope_for
 from bmw.servicekit.outbox import add_to_outbox
 from bmw.servicekit.tracing import current_traceparent, tracer
-from bmw.servicekit.walls import WHOLE_SERVICE, TenantScope, apply_scope
+from bmw.servicekit.walls import WHOLE_SERVICE, TenantScope
 
 
 class UnitOfWork:
@@ -51,13 +51,9 @@ class UnitOfWork:
         return list(self._emitted)
 
     async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        await self._session.begin()
         # Every transaction carries its tenant scope, which the tables' row-level security reads.
-        if self._scope is not None:
-            await apply_scope(self._session, self._scope)
-        else:
-            await set_tenant(self._session, self._tenant_id)
+        scope = self._scope if self._scope is not None else scope_for(self._tenant_id)
+        self._session = await begin_scoped(self._sessions, scope)
         return self
 
     async def __aexit__(
