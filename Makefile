@@ -34,7 +34,7 @@ test: install ## Run every test against the real embedded PostgreSQL and broker 
 	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 soak: install ## The whole fault suite (tests/faults), every phase 20 times longer
-	BMW_FAULTS=1 BMW_FAULT_BROKER=1 BMW_FAULT_SCALE=$${BMW_FAULT_SCALE:-20} $(RUN) pytest tests/faults -q -ra $(PYTEST_ARGS)
+	BMW_FAULT_SCALE=$${BMW_FAULT_SCALE:-20} $(RUN) pytest tests/faults -q -ra $(PYTEST_ARGS)
 
 test-unit: install ## Only the tests that need no infrastructure
 	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
