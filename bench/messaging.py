@@ -69,7 +69,10 @@ TOPICS = (SUBJECT_TOPIC, dlq_topic(SUBJECT_TOPIC), BASELINE_TOPIC, *LATENCY_BASE
 SUBJECT_GROUP = "bench-signals-trends"
 
 #: The SQL the kit sends, written out for the raw-asyncpg floors.
-SET_TENANT_SQL = "SELECT set_config('app.tenant_id', $1, true)"
+SET_TENANT_SQL = (  # the tenant scope of bmw.servicekit.walls, narrowed to one organisation
+    "SELECT set_config('app.all_tenants', 'off', true), set_config('app.tenant_ids', '{' || $1 || '}', true), "
+    "set_config('app.caller', '', true)"
+)
 OUTBOX_INSERT_SQL = "INSERT INTO outbox (id, topic, event_type, tenant_id, envelope) VALUES ($1, $2, $3, $4, $5::jsonb)"
 INBOX_CLAIM_SQL = (
     "INSERT INTO inbox (consumer_group, event_id, event_type, tenant_id) VALUES ($1, $2, $3, $4) "

@@ -106,6 +106,12 @@ class PipelineSettings:
     baseline_seconds: float = 10.0
     drain_timeout: float = 90.0
     profile_seconds: float = 15.0
+    #: When even the ramp's first rate is more than the system keeps up with, halve it up to this many times (not
+    #: below ``lowest_rate``) to find the rate it does sustain: "< 50/s" alone says little.
+    descents: int = 4
+    lowest_rate: float = 2.0
+    #: How long a backlog left by a step that fell behind may take to drain before the next, lower step.
+    settle_timeout: float = 600.0
     quick: bool = False
 
     @classmethod
@@ -117,6 +123,8 @@ class PipelineSettings:
                 baseline_seconds=4.0,
                 drain_timeout=45.0,
                 profile_seconds=0.0,
+                descents=2,
+                settle_timeout=120.0,
                 quick=True,
             )
         return cls(profile_seconds=float(options.extra.get("profile_seconds", 15.0)))
@@ -446,9 +454,19 @@ class PipelineBenchmark:
                 steps.append(step)
                 if step.drain_seconds is None:  # never caught up: higher rates would only pile on
                     break
-            profiles = await self.profile(lag) if self.settings.profile_seconds > 0 else {}
-        raw = await self.raw_baseline()
-        bare = await self.bare_baseline()
+            rate = self.settings.rates[0]
+            for _ in range(self.settings.descents):
+                if any(step.kept_up() for step in steps) or rate / 2 < self.settings.lowest_rate:
+                    break
+                rate /= 2
+                await self.drain(lag, "pipeline: the backlog drains first", timeout=self.settings.settle_timeout)
+                steps.append(await self.step(lag, rate))
+            kept = [step.rate for step in steps if step.kept_up()]
+            profiled = max(kept, default=self.settings.rates[0])
+            profiles = await self.profile(lag, profiled) if self.settings.profile_seconds > 0 else {}
+        rates = sorted({*self.settings.rates, *(step.rate for step in steps)})
+        raw = await self.raw_baseline(rates)
+        bare = await self.bare_baseline(rates)
         return {
             "idle": idle,
             "steps": steps,
@@ -505,11 +523,11 @@ class PipelineBenchmark:
         await self.through_the_pipeline(step)
         return step
 
-    async def drain(self, lag: Lag, description: str) -> float | None:
-        """Seconds until every group's lag is 0 (and stays 0 for a moment), or None after the timeout."""
+    async def drain(self, lag: Lag, description: str, *, timeout: float | None = None) -> float | None:  # noqa: ASYNC109
+        """Seconds until every group's lag is 0, or None after ``timeout`` (default: the settings' drain timeout)."""
         started = time.monotonic()
         task = self.progress.add_task(description, total=None)
-        deadline = started + self.settings.drain_timeout
+        deadline = started + (self.settings.drain_timeout if timeout is None else timeout)
         while time.monotonic() < deadline:
             lags, _ = await lag.sample()
             self.progress.update(task, description=f"{description}: lag {sum(lags.values())}")
@@ -554,8 +572,9 @@ class PipelineBenchmark:
                 times[service] = max(times.get(service, 0.0), moment)
         return seen
 
-    async def profile(self, lag: Lag) -> dict[str, Any]:
-        """py-spy on the gateway and every service during one more step at the lowest rate: where time goes."""
+    async def profile(self, lag: Lag, rate: float) -> dict[str, Any]:
+        """py-spy on the gateway and every service during one more step at ``rate`` (the highest one the system kept
+        up with, else the ramp's first): where the time of a referral goes, not of an overloaded system."""
         seconds = self.settings.profile_seconds
         recorders = start_profilers(
             dict(self.pids),
@@ -564,7 +583,6 @@ class PipelineBenchmark:
         )
         if recorders is None:
             return {"skipped": "py-spy is not installed"}
-        rate = self.settings.rates[0]  # a rate the system copes with best: where its time goes per referral
         task = self.progress.add_task(f"pipeline: profiling at {rate:g}/s", total=round(rate * seconds))
         await self.load.run(rate, seconds, lambda sent: self.progress.update(task, completed=sent))
         summary: dict[str, Any] = {}
@@ -577,10 +595,10 @@ class PipelineBenchmark:
         await self.drain(lag, "pipeline: draining after profiling")
         return summary
 
-    async def raw_baseline(self) -> dict[float, dict[str, float] | None]:
+    async def raw_baseline(self, rates: Sequence[float]) -> dict[float, dict[str, float] | None]:
         """Raw aiokafka producer → consumer (another process) at each rate, on the stack's broker."""
         # A topic per rate: each run's consumer reads its topic from the start (it commits nothing).
-        topics = {rate: f"{BASELINE_TOPIC}.{rate:g}" for rate in self.settings.rates}
+        topics = {rate: f"{BASELINE_TOPIC}.{rate:g}" for rate in rates}
         create_topics(self.stack.kafka_bootstrap_servers, list(topics.values()), PARTITIONS)
         messaging = MessagingBenchmark(
             Settings(partitions=PARTITIONS),
@@ -590,7 +608,7 @@ class PipelineBenchmark:
         )
         found = {}
         try:
-            for rate in self.settings.rates:
+            for rate in rates:
                 events = max(2, round(rate * self.settings.baseline_seconds))
                 samples = await messaging._latency_baseline(topics[rate], rate, events)
                 found[rate] = percentiles_or_none(samples)
@@ -598,7 +616,7 @@ class PipelineBenchmark:
             await messaging.engine.dispose()
         return found
 
-    async def bare_baseline(self) -> dict[float, dict[str, Any]]:
+    async def bare_baseline(self, rates: Sequence[float]) -> dict[float, dict[str, Any]]:
         """``bench.bare_http`` (HTTP + one INSERT) under uvicorn, driven like the gateway at each rate."""
         assert self.stack.postgres is not None
         port = _free_port()
@@ -609,7 +627,7 @@ class PipelineBenchmark:
             await _wait_ready(url, server)
             load = OpenLoad(url, self.organisations, prefix="bare")
             await load.run(10, 1)
-            for rate in self.settings.rates:
+            for rate in rates:
                 task = self.progress.add_task(f"baseline: bare HTTP + INSERT at {rate:g}/s", total=None)
                 answers = await load.run(rate, self.settings.baseline_seconds)
                 self.progress.update(task, total=1, completed=1)
@@ -842,14 +860,17 @@ def figures_of(measured: dict[str, Any]) -> tuple[list[Figure], list[Target], di
 
     at_target = next((step for step in steps if step.rate == TARGET_RATE), None)
     p99_at_target = percentiles_or_none(at_target.end_to_end_ms) if at_target else None
-    first = steps[0] if steps else None
-    cost = first.as_dict()["cpu_ms_per_referral_above_rest"] if first else None
+    # What a referral costs, from the highest step the system kept up with (an overloaded step also pays for
+    # timeouts and retries), else from the first.
+    costed = max((step for step in steps if step.kept_up()), key=lambda step: step.rate, default=None)
+    costed = costed or (steps[0] if steps else None)
+    cost = costed.as_dict()["cpu_ms_per_referral_above_rest"] if costed else None
     budget = ""
-    if cost:
+    if cost and costed:
         total = sum(cost.values())
         busiest = sorted(cost.items(), key=lambda item: -item[1])[:4]
         budget = (
-            f"each referral cost {total:,.0f} ms of CPU above rest at {first.rate:g}/s ("
+            f"each referral cost {total:,.0f} ms of CPU above rest at {costed.rate:g}/s ("
             + ", ".join(f"{name} {value:,.0f}" for name, value in busiest)
             + f"): {os.cpu_count()} cores allow about {os.cpu_count() * 1000 / total:,.0f} referrals/s"
         )
@@ -901,14 +922,15 @@ def write_chart(path: Path, details: dict[str, Any], title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    in_order = sorted(details["steps"], key=lambda step: step["offered_per_second"])
     steps = details["steps"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(15, 5.5))
     figure.suptitle(title, fontsize=11)
-    rates = [step["offered_per_second"] for step in steps if step["end_to_end_ms"]]
+    rates = [step["offered_per_second"] for step in in_order if step["end_to_end_ms"]]
     for cut, style in (("p50", "-o"), ("p95", "-s"), ("p99", "-^")):
         left.plot(
             rates,
-            [s["end_to_end_ms"][cut] for s in steps if s["end_to_end_ms"]],
+            [s["end_to_end_ms"][cut] for s in in_order if s["end_to_end_ms"]],
             style,
             color="#1f6fb4",
             label=f"pipeline {cut}",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import SUITES, parse_arguments
-from bench.pipeline import GROUP_TOPICS, Answer, Step, hot_spots
+from bench.pipeline import GROUP_TOPICS, PROCESSES, Answer, Step, figures_of, hot_spots
 from bench.report import write_results
 from bench.suite import Figure, SuiteResult, Target
 
@@ -54,6 +54,30 @@ def test_a_step_kept_up_only_when_the_gateway_accepted_nearly_everything_and_not
 
     step.answers = [accepted] * 50
     assert not step.kept_up(), "fewer than 97 % accepted"
+
+
+def test_the_sustained_rate_and_a_referrals_cost_come_from_the_highest_step_that_kept_up() -> None:
+    accepted = Answer(due=0.0, answered=0.01, answered_wall=0.0, referral_id=uuid.uuid4(), kind="accepted")
+    overloaded = step_with([0, 100, 200, 300, 400, 500], rate=50)  # the ramp's first rate: fell behind
+    overloaded.answers = [accepted] * 100 + [Answer(0.0, 20.0, 0.0, None, "ServiceUnavailable")] * 200
+    descents = []
+    for rate, cpu in ((25.0, 900.0), (12.5, 30.0), (6.25, 12.0)):  # halved until one kept up, and once more
+        step = (
+            step_with([0, 10, 10, 10, 10, 10], rate=rate) if rate < 20 else step_with([0, 900, 1800, 2700], rate=rate)
+        )
+        step.answers = [accepted] * round(rate * step.seconds)
+        step.cpu = dict.fromkeys(PROCESSES, cpu)
+        descents.append(step)
+    overloaded.cpu = dict.fromkeys(PROCESSES, 5000.0)
+    measured = {"steps": [overloaded, *descents], "raw": {}, "bare": {}, "idle": dict.fromkeys(PROCESSES, 100.0),
+                "profiles": {}}  # fmt: skip
+
+    _, targets, details = figures_of(measured)
+
+    [sustained] = [target for target in targets if target.key == "pipeline.sustained_rate"]
+    assert sustained.value == 12.5 and not sustained.met
+    assert "at 12.5/s" in sustained.note, "the cost of a referral where the system kept up, not where it drowned"
+    assert [step["offered_per_second"] for step in details["steps"]] == [50, 25, 12.5, 6.25]
 
 
 @pytest.mark.parametrize(
