@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bmw.contracts.envelope import SPECVERSION, CloudEvent, EnvelopeError, dlq_topic, topic_for
+from bmw.contracts.events.base import known_older_version
 from bmw.contracts.events.intake import CaseOpened, ReferralReceived
 from bmw.contracts.taxonomy import Category, Channel, Urgency
 
@@ -242,3 +243,18 @@ def test_any_referral_round_trips_through_the_kafka_codec(
     assert decoded.payload() == payload
     assert decoded.kafka_key() == str(tenant).encode()
     assert decoded.time.utcoffset() == time.utcoffset()
+
+
+@pytest.mark.parametrize(
+    ("event_type", "older"),
+    [
+        ("intake.case.opened.v2", "intake.case.opened.v1"),
+        ("intake.case.opened.v7", "intake.case.opened.v1"),
+        ("intake.case.opened.v1", None),  # known itself
+        ("intake.case.teleported.v2", None),  # no version of it is known
+        ("intake.case.opened", None),
+        ("intake.case.opened.vx", None),
+    ],
+)
+def test_a_newer_version_of_a_known_type_names_the_version_this_build_reads(event_type: str, older: str | None) -> None:
+    assert known_older_version(event_type) == older

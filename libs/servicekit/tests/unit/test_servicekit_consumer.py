@@ -319,15 +319,32 @@ async def test_a_record_whose_value_is_not_json_is_dead_lettered(inbox: FakeInbo
 
 async def test_an_unknown_event_type_is_dead_lettered(inbox: FakeInbox) -> None:
     h = harness(inbox, Handler())
-    event = case_opened().model_copy(update={"type": "intake.case.opened.v9"})
+    event = case_opened().model_copy(update={"type": "intake.case.teleported.v1"})
 
     outcome = await h.deliver(event)
 
     assert outcome == Outcome.DEAD_LETTERED
     [letter] = h.dead_letters
-    assert "intake.case.opened.v9" in letter.reason
-    assert letter.headers["ce_type"] == "intake.case.opened.v9"
+    assert "unknown event type 'intake.case.teleported.v1'" in letter.reason
+    assert letter.headers["ce_type"] == "intake.case.teleported.v1"
     assert h.handler.calls == []
+
+
+async def test_a_newer_version_published_side_by_side_is_skipped_and_said_once(
+    inbox: FakeInbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(inbox, Handler())
+    newer = [case_opened().model_copy(update={"type": "intake.case.opened.v2", "id": uuid.uuid4()}) for _ in range(3)]
+
+    with caplog.at_level("INFO", logger="bmw.servicekit.messaging"):
+        outcomes = [await h.deliver(event) for event in newer]
+    applied = await h.deliver(case_opened())
+
+    assert outcomes == [Outcome.IGNORED] * 3, "not poison: its v1 twin carries the same fact (DESIGN §4)"
+    assert h.dead_letters == []
+    assert applied == Outcome.APPLIED and len(h.handler.calls) == 1, "only the version the group reads is applied"
+    said = [record.getMessage() for record in caplog.records if "intake.case.opened.v2" in record.getMessage()]
+    assert len(said) == 1 and "intake.case.opened.v1" in said[0], said
 
 
 async def test_a_known_type_without_a_handler_in_the_group_is_ignored(inbox: FakeInbox) -> None:

@@ -11,8 +11,11 @@ replayed from the outbox) and keep consumers able to read new data. So these are
 * a constraint added or tightened (``maxLength`` lowered, ``pattern`` changed, ...),
 * ``additionalProperties`` changed.
 
-Adding an optional property, widening an enum and loosening a constraint are compatible.
-A breaking change is published as a new version (``.v2``) side by side instead.
+Adding an optional property, widening an enum and loosening a constraint are compatible, provided the consumers
+are upgraded before the producers: a consumer's model forbids fields and values it does not know, so a record from a
+producer upgraded first is dead-lettered with its reason, to be re-driven once the consumer runs the new schema.
+A breaking change is published as a new version (``.v2``) side by side instead; consumers that still read ``.v1``
+skip ``.v2`` (``bmw.contracts.events.base.known_older_version``) until they move.
 
 The walk is plain: properties, ``items``, ``anyOf``/``oneOf`` branches, local ``$defs`` refs.
 """

@@ -27,7 +27,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bmw.contracts.envelope import CloudEvent, EnvelopeError, dlq_topic
-from bmw.contracts.events.base import EventData, event_class
+from bmw.contracts.events.base import EventData, event_class, known_older_version
 from bmw.servicekit.context import FlowContext, reset_flow, set_flow
 from bmw.servicekit.errors import RETRYABLE_SQLSTATES
 from bmw.servicekit.inbox import claim
@@ -107,6 +107,8 @@ class EventConsumer:
         self._dead_letter = dead_letter
         self._retry = retry
         self.counts: dict[str, int] = {}
+        #: Newer versions of known types met so far, each logged once.
+        self._newer_versions_seen: set[str] = set()
 
     async def process(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> str:
         """Decode, then apply with retries; returns the outcome. Never raises for a bad message."""
@@ -116,7 +118,19 @@ class EventConsumer:
         except EnvelopeError as error:
             return await self._to_dlq(topic, key, value, text_headers, f"undecodable: {error}", 1)
         if event_class(event.type) is None:
-            return await self._to_dlq(topic, key, value, text_headers, f"unknown event type {event.type!r}", 1)
+            older = known_older_version(event.type)
+            if older is None:
+                return await self._to_dlq(topic, key, value, text_headers, f"unknown event type {event.type!r}", 1)
+            # A newer version, published side by side with the one this build reads (DESIGN §4): not poison.
+            if event.type not in self._newer_versions_seen:
+                self._newer_versions_seen.add(event.type)
+                logger.info(
+                    "group %s skips %s: a newer version published side by side with %s, which it reads",
+                    self.group.name,
+                    event.type,
+                    older,
+                )
+            return self._count(Outcome.IGNORED)
         registered = self.group.handlers.get(event.type)
         if registered is None:
             return self._count(Outcome.IGNORED)

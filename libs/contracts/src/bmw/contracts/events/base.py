@@ -81,6 +81,20 @@ def event_class(event_type: str) -> type[EventData] | None:
     return _REGISTRY.get(event_type)
 
 
+def known_older_version(event_type: str) -> str | None:
+    """For a type this build does not know that is a newer version of one it does (``….v2`` where ``….v1`` is
+    registered), the newest version it knows; otherwise None. A breaking change is published as a new version side
+    by side with the old one until every consumer has moved (DESIGN §4), so a consumer that reads the old one can
+    leave the new one alone."""
+    base, separator, number = event_type.rpartition(".v")
+    if not separator or not base or not number.isdigit() or event_class(event_type) is not None:
+        return None
+    for older in range(int(number) - 1, 0, -1):
+        if event_class(f"{base}.v{older}") is not None:
+            return f"{base}.v{older}"
+    return None
+
+
 def all_event_types() -> dict[str, type[EventData]]:
     """Every registered event type, sorted by name."""
     _load_catalogue()
