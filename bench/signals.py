@@ -872,8 +872,8 @@ class SignalsBenchmark:
         self.chart_data["incremental"] = (ours, raw)
         self.result.details["incremental"] = {
             "path": "EventConsumer.process of the signals group (bmw.signals.entrypoints.consumers) for "
-            "ReferralReceived, driven directly (no broker): decode + validate, unit of work (pool checkout with "
-            "pre-ping, BEGIN, tenant scope), inbox claim, aggregation.on_referral (referral_contributions insert, "
+            "ReferralReceived, driven directly (no broker): decode + validate, unit of work (pool checkout, BEGIN, "
+            "tenant scope), inbox claim, aggregation.on_referral (referral_contributions insert, "
             "weekly upsert, detection_runs marked dirty), COMMIT",
             "events_timed": n,
             "warmup_events": self.settings.warmup_events,
@@ -917,7 +917,7 @@ class SignalsBenchmark:
             "dispatch, ≈ 3 ms per event in python -m bench). Detection is not incremental: the consumer marks the "
             "organisation dirty and the periodic job re-evaluates it (see detection_after_events). Signals' handler "
             "is one statement (≈ 2 of ≈ 11 ms at load 5, step by step); the rest is bmw.servicekit's unit of work "
-            "(pool pre-ping, BEGIN, scope), inbox claim and commit."
+            "(BEGIN, tenant scope), inbox claim and commit."
         )
         self.result.targets.append(
             Target(
